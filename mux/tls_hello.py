@@ -1,0 +1,332 @@
+"""A sans-IO parser for the TLS ClientHello that opens a connection.
+
+``parse_client_hello(data)`` is given every byte the client has sent so far and answers at once:
+
+- ``MORE``: everything so far is consistent with a ClientHello; call again with more bytes.
+- ``NOT_TLS``: a byte already present proves this is not a (well-formed) ClientHello.
+- ``COMPLETE``: the whole ClientHello is there; its fields come back as a ``ClientHello``.
+
+The answer is monotone: once ``COMPLETE`` or ``NOT_TLS``, more bytes never change it, because every
+decision depends only on bytes at fixed positions that are already present. The parser keeps no
+state, so the caller may split the stream however the network did. It never raises on any input.
+
+What it accepts (RFC 8446 §4.1.2 and §5.1, RFC 5246 §7.4.1.2, RFC 6066 §3, RFC 7301 §3.1):
+
+- one or more handshake records (content type 22, version major 3, length 1..16384) whose payloads
+  concatenate to exactly one ClientHello handshake message (type 1). A ClientHello fragmented over
+  several records is legal and is reassembled. The message must end on a record boundary: in TLS 1.3
+  a key change follows it, and no other handshake message may share its last record.
+- a body of legacy_version (major 3), random, session_id (at most 32 bytes), cipher_suites (even,
+  non-empty), compression_methods (non-empty, offering null), and an optional extension block that
+  fills the rest of the message exactly, with no extension type twice.
+- server_name, ALPN and supported_versions are decoded and checked; other extensions are only
+  framed. GREASE values (RFC 8701) are kept as sent; ``is_grease`` tells them apart.
+- ``max_size`` caps the bytes of the stream the hello may occupy, record headers included.
+
+Non-goals: SSLv2-compatible hellos (first byte 0x80) are ``NOT_TLS``; nothing is decrypted or
+checked cryptographically; ECH inner hellos are not looked at.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import struct
+from dataclasses import dataclass
+
+__all__ = ["ClientHello", "HelloStatus", "is_grease", "parse_client_hello"]
+
+# RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14; zero-length handshake fragments are forbidden.
+MAX_RECORD_PAYLOAD = 16384
+_RECORD_HEADER = 5
+_HANDSHAKE_HEADER = 4
+_CONTENT_HANDSHAKE = 22
+_HANDSHAKE_CLIENT_HELLO = 1
+# version(2) random(32) session_id(1+0) cipher_suites(2+2) compression_methods(1+1)
+_MIN_HELLO_BODY = 41
+
+EXT_SERVER_NAME = 0
+EXT_ALPN = 16
+EXT_SUPPORTED_VERSIONS = 43
+
+# RFC 6066 §3: a host_name is an ASCII DNS name; we accept any printable non-space ASCII so that
+# routing compares exactly what was sent, but refuse controls, spaces and non-ASCII bytes.
+_HOST_NAME = re.compile(rb"[\x21-\x7e]+")
+
+_U16 = struct.Struct(">H")
+_U16_U16 = struct.Struct(">HH")
+
+
+class HelloStatus(enum.Enum):
+    """The parser's answer about the bytes seen so far."""
+
+    COMPLETE = "complete"
+    MORE = "more"  # consistent so far, need more bytes
+    NOT_TLS = "not_tls"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    """The routing-relevant fields of a ClientHello, as the client sent them."""
+
+    record_version: int  # of the first record, e.g. 0x0301
+    legacy_version: int  # ClientHello.legacy_version (client_version), e.g. 0x0303
+    supported_versions: tuple[int, ...]  # supported_versions extension, client's order; () if absent
+    server_name: str | None  # first SNI host_name, lowercased; None if absent
+    alpn_protocols: tuple[str, ...]  # offered ALPN names in the client's order, decoded as latin-1
+    cipher_suites: tuple[int, ...]
+    extensions: tuple[int, ...]  # extension types in the order sent
+    length: int  # bytes of the stream the hello occupies: all its records, headers included
+
+
+def is_grease(value: int) -> bool:
+    """Whether ``value`` is a GREASE cipher suite, extension type or version (RFC 8701 §2)."""
+    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
+
+
+class _More(Exception):
+    pass
+
+
+class _NotTLS(Exception):
+    pass
+
+
+_MORE_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.MORE, None)
+_NOT_TLS_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.NOT_TLS, None)
+
+
+def parse_client_hello(data: bytes, *, max_size: int = 65536) -> tuple[HelloStatus, ClientHello | None]:
+    """Parse the ClientHello at the start of ``data``, all bytes the client has sent so far.
+
+    Args:
+        data: the stream from byte 0; bytes after the hello are allowed and ignored.
+        max_size: most bytes of the stream (record headers included) the hello may occupy; a hello
+            shown to need more is ``NOT_TLS``.
+
+    Returns:
+        ``(COMPLETE, hello)`` with ``hello.length`` the bytes it occupies, or ``(MORE, None)``, or
+        ``(NOT_TLS, None)``. Never raises; any exception is a bug.
+    """
+    try:
+        return _parse(memoryview(data), max_size)
+    except _More:
+        return _MORE_RESULT
+    except _NotTLS:
+        return _NOT_TLS_RESULT
+
+
+def _parse(view: memoryview, max_size: int) -> tuple[HelloStatus, ClientHello | None]:
+    n = len(view)
+    fragments: list[memoryview] = []
+    covered = 0  # handshake bytes announced by the record headers read so far
+    need = -1  # 4 + handshake length, once the handshake header has arrived
+    pos = 0  # start of the next record
+    record_version = -1
+    while _record_header_here(view, pos):
+        record_len = int(_U16.unpack_from(view, pos + 3)[0])
+        if record_version < 0:
+            record_version = int(_U16.unpack_from(view, pos + 1)[0])
+        if record_len == 0 or record_len > MAX_RECORD_PAYLOAD:
+            raise _NotTLS
+        covered += record_len
+        record_end = pos + _RECORD_HEADER + record_len
+        fragments.append(view[pos + _RECORD_HEADER : min(record_end, n)])
+        if need < 0:
+            need = _handshake_need(fragments, max_size)
+        if need >= 0 and covered > need:
+            raise _NotTLS  # the last record carries bytes beyond the hello
+        # Lower bound on the stream bytes the hello occupies: the records seen, plus at least one
+        # more record header for the handshake bytes they do not cover.
+        bound = record_end if need < 0 or covered == need else record_end + _RECORD_HEADER + need - covered
+        if bound > max_size:
+            raise _NotTLS
+        if record_end > n:
+            break  # this record is still arriving
+        if covered == need:
+            hs = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
+            return HelloStatus.COMPLETE, _parse_body(hs, need, record_version, record_end)
+        pos = record_end
+    # The hello is not all here. Parse what is, so that a malformed body is refused as soon as
+    # the proof arrives; this always ends in _NotTLS or _More.
+    if need < 0:
+        raise _More
+    hs = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
+    _parse_body(hs, need, record_version, -1)
+    raise _More
+
+
+def _record_header_here(view: memoryview, pos: int) -> bool:
+    """Whether a whole record header is at ``pos``; raise _NotTLS as soon as its bytes prove it wrong."""
+    avail = len(view) - pos
+    if avail < 1:
+        return False
+    if view[pos] != _CONTENT_HANDSHAKE:
+        raise _NotTLS
+    if avail < 2:
+        return False
+    if view[pos + 1] != 3:
+        raise _NotTLS
+    return avail >= _RECORD_HEADER
+
+
+def _handshake_need(fragments: list[memoryview], max_size: int) -> int:
+    """Return 4 + the handshake length once its header is here, else -1; raise _NotTLS if wrong."""
+    head = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
+    if len(head) < 1:
+        return -1
+    if head[0] != _HANDSHAKE_CLIENT_HELLO:
+        raise _NotTLS
+    if len(head) < _HANDSHAKE_HEADER:
+        return -1
+    length = (head[1] << 16) | (head[2] << 8) | head[3]
+    if length < _MIN_HELLO_BODY or _RECORD_HEADER + _HANDSHAKE_HEADER + length > max_size:
+        raise _NotTLS
+    return _HANDSHAKE_HEADER + length
+
+
+class _Reader:
+    """A cursor over a handshake message of known size ``end`` of which ``avail`` bytes are here.
+
+    ``take(k)`` proves the message malformed (``_NotTLS``) if ``k`` bytes cannot fit before ``end``,
+    and asks for more (``_More``) if they fit but have not arrived: the same check, in the same
+    order, whether the message is whole or not, which is what makes the answer monotone.
+    """
+
+    __slots__ = ("avail", "buf", "end", "pos")
+
+    def __init__(self, buf: memoryview, pos: int, end: int) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.end = end
+        self.avail = min(len(buf), end)
+
+    def take(self, k: int) -> int:
+        start = self.pos
+        stop = start + k
+        if stop > self.end:
+            raise _NotTLS
+        if stop > self.avail:
+            raise _More
+        self.pos = stop
+        return start
+
+    def u8(self) -> int:
+        return self.buf[self.take(1)]
+
+    def u16(self) -> int:
+        return int(_U16.unpack_from(self.buf, self.take(2))[0])
+
+
+def _parse_body(hs: memoryview, end: int, record_version: int, length: int) -> ClientHello:
+    r = _Reader(hs, _HANDSHAKE_HEADER, end)
+    legacy_version = r.u16()
+    if legacy_version >> 8 != 3:
+        raise _NotTLS
+    r.take(32)  # random
+    session_id_len = r.u8()
+    if session_id_len > 32:
+        raise _NotTLS
+    r.take(session_id_len)
+    suites_len = r.u16()
+    if suites_len < 2 or suites_len & 1:
+        raise _NotTLS
+    at = r.take(suites_len)
+    cipher_suites: tuple[int, ...] = struct.unpack_from(f">{suites_len >> 1}H", hs, at)
+    methods_len = r.u8()
+    if methods_len < 1:
+        raise _NotTLS
+    at = r.take(methods_len)
+    if 0 not in hs[at : at + methods_len]:
+        raise _NotTLS  # RFC 5246 §7.4.1.2: the null method MUST be offered
+    server_name: str | None = None
+    alpn: tuple[str, ...] = ()
+    versions: tuple[int, ...] = ()
+    types: list[int] = []
+    if r.pos != end:
+        block_len = r.u16()
+        if r.pos + block_len != end:
+            raise _NotTLS
+        while r.pos < end:
+            at = r.take(4)
+            ext_type, ext_len = _U16_U16.unpack_from(hs, at)
+            at = r.take(ext_len)
+            if ext_type in types:
+                raise _NotTLS  # RFC 8446 §4.2: no extension type may appear twice
+            types.append(ext_type)
+            body = hs[at : at + ext_len]
+            if ext_type == EXT_SERVER_NAME:
+                server_name = _server_name(body)
+            elif ext_type == EXT_ALPN:
+                alpn = _alpn(body)
+            elif ext_type == EXT_SUPPORTED_VERSIONS:
+                versions = _supported_versions(body)
+    return ClientHello(
+        record_version=record_version,
+        legacy_version=legacy_version,
+        supported_versions=versions,
+        server_name=server_name,
+        alpn_protocols=alpn,
+        cipher_suites=cipher_suites,
+        extensions=tuple(types),
+        length=length,
+    )
+
+
+def _vector(body: memoryview, prefix: int) -> memoryview:
+    """The contents of a vector with a ``prefix``-byte length that must fill ``body`` exactly."""
+    if len(body) < prefix:
+        raise _NotTLS
+    size = body[0] if prefix == 1 else int(_U16.unpack_from(body, 0)[0])
+    if size == 0 or prefix + size != len(body):
+        raise _NotTLS
+    return body[prefix:]
+
+
+def _server_name(body: memoryview) -> str | None:
+    # RFC 6066 §3: ServerNameList <1..2^16-1> of (name_type, opaque HostName<1..2^16-1>); at most
+    # one name per type. Unknown name types are framed and skipped.
+    names = _vector(body, 2)
+    host: str | None = None
+    seen: set[int] = set()
+    i = 0
+    while i < len(names):
+        if i + 3 > len(names):
+            raise _NotTLS
+        name_type = names[i]
+        size = int(_U16.unpack_from(names, i + 1)[0])
+        start = i + 3
+        i = start + size
+        if size == 0 or i > len(names) or name_type in seen:
+            raise _NotTLS
+        seen.add(name_type)
+        if name_type == 0:
+            raw = bytes(names[start:i])
+            if _HOST_NAME.fullmatch(raw) is None:
+                raise _NotTLS
+            host = raw.decode("ascii").lower()
+    return host
+
+
+def _alpn(body: memoryview) -> tuple[str, ...]:
+    # RFC 7301 §3.1: ProtocolNameList <2..2^16-1> of opaque ProtocolName<1..2^8-1>.
+    names = _vector(body, 2)
+    out: list[str] = []
+    i = 0
+    while i < len(names):
+        size = names[i]
+        start = i + 1
+        i = start + size
+        if size == 0 or i > len(names):
+            raise _NotTLS
+        out.append(bytes(names[start:i]).decode("latin-1"))
+    return tuple(out)
+
+
+def _supported_versions(body: memoryview) -> tuple[int, ...]:
+    # RFC 8446 §4.2.1: ProtocolVersion versions<2..254> in a ClientHello.
+    items = _vector(body, 1)
+    if len(items) & 1:
+        raise _NotTLS
+    versions: tuple[int, ...] = struct.unpack_from(f">{len(items) >> 1}H", items, 0)
+    return versions
