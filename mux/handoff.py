@@ -1,0 +1,180 @@
+"""What a route's target receives when the mux hands it a connection, and the plumbing to pass it on.
+
+``Handoff`` carries the live transport, the bytes sniffed so far (to be delivered first), the connection's
+``ConnectionInfo`` and the duty to call ``finished()`` once the connection is over. ``InfoTransport`` shows
+a protocol the real transport plus ``get_extra_info("mux")``; ``track`` wraps a protocol so the mux hears
+``connection_lost``. Both bind the inner object's methods onto themselves, so the hot path (reads and
+writes) makes no extra Python call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mux.h2 import SettingsAckStripper
+from mux.info import ConnectionInfo
+
+if TYPE_CHECKING:
+    from mux.mux import Mux, Route
+
+
+@dataclass(eq=False, slots=True)
+class Handoff:
+    """A matched connection on its way to a target.
+
+    ``replay`` holds what the client sent while being sniffed, the PROXY header and the SETTINGS ACK
+    already taken out; the target delivers it before anything read from ``transport`` afterwards. When
+    ``ack_stripper`` is set, the client's SETTINGS ACK has not arrived yet and must be taken out of the
+    live stream by passing data through it. ``eof`` means the client has already half-closed.
+    """
+
+    transport: asyncio.Transport
+    replay: bytes
+    info: ConnectionInfo
+    route: Route
+    mux: Mux
+    ack_stripper: SettingsAckStripper | None = None
+    eof: bool = False
+    settings_sent: bool = False
+    _finished: bool = field(default=False, repr=False)
+
+    def finished(self, exc: BaseException | None = None) -> None:
+        """Reports the end of the connection (idempotent): the route's ``active`` gauge and drain."""
+        if not self._finished:
+            self._finished = True
+            self.mux._connection_finished(self)
+
+
+class Target(Protocol):
+    """Where a route sends the connections it matched."""
+
+    def handoff(self, handoff: Handoff) -> None:
+        """Takes over ``handoff.transport``; must not raise for one bad connection's sake."""
+        ...
+
+
+_TRANSPORT_METHODS = (
+    "write",
+    "writelines",
+    "write_eof",
+    "can_write_eof",
+    "close",
+    "abort",
+    "is_closing",
+    "pause_reading",
+    "resume_reading",
+    "is_reading",
+    "get_write_buffer_size",
+    "get_write_buffer_limits",
+    "set_write_buffer_limits",
+    "get_protocol",
+    "set_protocol",
+)
+
+
+class InfoTransport(asyncio.Transport):
+    """The real transport as seen by a handed-off protocol, plus the mux's ``ConnectionInfo``.
+
+    ``get_extra_info("mux")`` returns the info; ``"peername"`` returns the original client when a trusted
+    PROXY header named one, so frameworks log the real client address.
+    """
+
+    def __init__(self, transport: asyncio.BaseTransport, info: ConnectionInfo) -> None:
+        super().__init__()
+        self.inner = transport
+        self.info = info
+        for name in _TRANSPORT_METHODS:
+            method = getattr(transport, name, None)
+            if method is not None:
+                setattr(self, name, method)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "mux":
+            return self.info
+        if name == "peername" and self.info.proxy_header is not None and self.info.client is not None:
+            return self.info.client
+        return self.inner.get_extra_info(name, default)
+
+
+class _Tracked(asyncio.Protocol):
+    def __init__(self, inner: asyncio.BaseProtocol, on_lost: Callable[[BaseException | None], None]) -> None:
+        self._inner = inner
+        self._on_lost = on_lost
+        for name in ("connection_made", "data_received", "eof_received", "pause_writing", "resume_writing"):
+            method = getattr(inner, name, None)
+            if method is not None:
+                setattr(self, name, method)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._inner.connection_lost(exc)
+        finally:
+            self._on_lost(exc)
+
+
+class _TrackedBuffered(asyncio.BufferedProtocol, _Tracked):
+    def __init__(
+        self, inner: asyncio.BufferedProtocol, on_lost: Callable[[BaseException | None], None]
+    ) -> None:
+        _Tracked.__init__(self, inner, on_lost)
+        self.get_buffer = inner.get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = inner.buffer_updated  # type: ignore[method-assign]
+
+
+def track(
+    protocol: asyncio.BaseProtocol, on_lost: Callable[[BaseException | None], None]
+) -> asyncio.BaseProtocol:
+    """Wraps ``protocol`` so ``on_lost`` runs after its ``connection_lost``; buffered stays buffered."""
+    if isinstance(protocol, asyncio.BufferedProtocol):
+        return _TrackedBuffered(protocol, on_lost)
+    return _Tracked(protocol, on_lost)
+
+
+def filtered(protocol: asyncio.BaseProtocol, stripper: SettingsAckStripper) -> asyncio.Protocol:
+    """A protocol that passes incoming data through ``stripper`` until it is done, then straight on."""
+    return _Filtered(protocol, stripper)
+
+
+class _Filtered(_Tracked):
+    def __init__(self, inner: asyncio.BaseProtocol, stripper: SettingsAckStripper) -> None:
+        super().__init__(inner, lambda exc: None)
+        self._stripper = stripper
+        self._deliver = getattr(inner, "data_received", None) or self._deliver_buffered
+        self.data_received = self._strip  # type: ignore[method-assign]
+
+    def _strip(self, data: bytes) -> None:
+        stripper = self._stripper
+        if not stripper.done:
+            data = stripper.feed(data)
+            if not data:
+                return
+        self._deliver(data)
+
+    def _deliver_buffered(self, data: bytes) -> None:
+        deliver_to_buffered(self._inner, data)
+
+
+def deliver(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    """Hands ``data`` to a plain or buffered protocol, as a transport would."""
+    if not data:
+        return
+    if isinstance(protocol, asyncio.BufferedProtocol):
+        deliver_to_buffered(protocol, data)
+    else:
+        protocol.data_received(data)  # type: ignore[attr-defined]
+
+
+def deliver_to_buffered(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    assert isinstance(protocol, asyncio.BufferedProtocol)
+    view = memoryview(data)
+    while view:
+        buf = memoryview(protocol.get_buffer(len(view)))
+        n = min(len(buf), len(view))
+        if n == 0:
+            raise RuntimeError("protocol offered an empty buffer")
+        buf[:n] = view[:n]
+        protocol.buffer_updated(n)
+        view = view[n:]
