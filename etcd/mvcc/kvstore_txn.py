@@ -1,0 +1,187 @@
+"""Read and write transactions over the store (etcd's ``mvcc/kvstore_txn.go``).
+
+A transaction holds the backend lock from creation to ``end()`` (or the end of its ``with`` block),
+so it sees one revision throughout and a write transaction's changes all get the same main revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
+
+from etcd.backend import buckets
+from etcd.backend.read_tx import ReadTx
+from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
+from etcd.mvcc.key_index import ErrRevisionNotFound
+from etcd.mvcc.mvccpb.kv_pb2 import KeyValue
+from etcd.mvcc.revision import Revision, mark_tombstone, rev_to_bytes
+
+if TYPE_CHECKING:
+    from etcd.backend.batch_tx import BatchTx
+    from etcd.mvcc.kvstore import KVStore
+
+
+@dataclass(frozen=True)
+class RangeOptions:
+    """``limit``: at most this many kvs (0: all); ``rev``: read at this revision (0: current);
+    ``count``: return only the count."""
+
+    limit: int = 0
+    rev: int = 0
+    count: bool = False
+
+
+@dataclass
+class RangeResult:
+    """``kvs`` in key order; ``rev`` is the store's current revision; ``count`` the keys in range."""
+
+    kvs: list[KeyValue] = field(default_factory=list)
+    rev: int = 0
+    count: int = 0
+
+
+class TxnRead:
+    """A read view at the store's current revision. Use as ``with store.read() as txn:``."""
+
+    def __init__(self, store: KVStore, tx: ReadTx) -> None:
+        self._s = store
+        self._tx = tx
+        tx.__enter__()
+        self._ended = False
+        self._first_rev = store.compact_main_rev
+        self._rev = store.current_rev
+
+    def first_rev(self) -> int:
+        """The oldest revision still readable (the compacted revision)."""
+        return self._first_rev
+
+    def rev(self) -> int:
+        """The revision this view reads at."""
+        return self._rev
+
+    def range(self, key: bytes, end: bytes | None = None, ro: RangeOptions | None = None) -> RangeResult:
+        """Keys in [key, end) (``end`` None: the key alone; ``b"\\0"``: every key >= key).
+
+        Raises:
+            ErrFutureRev: ``ro.rev`` is above the current revision.
+            ErrCompacted: ``ro.rev`` is below the compacted revision.
+        """
+        return self._range_keys(key, end, self._rev, ro or RangeOptions())
+
+    def _range_keys(self, key: bytes, end: bytes | None, cur_rev: int, ro: RangeOptions) -> RangeResult:
+        rev = ro.rev
+        if rev > cur_rev:
+            raise ErrFutureRev()
+        if rev <= 0:
+            rev = cur_rev
+        if rev < self._s.compact_main_rev:
+            raise ErrCompacted()
+        limit = 1 if ro.count else ro.limit
+        revs, total = self._s.kvindex.revisions(key, end, rev, limit)
+        if ro.count or not revs:
+            return RangeResult([], cur_rev, total)
+        tx = self._tx
+        kvs = []
+        for r in revs:
+            got = tx.unsafe_range(buckets.KEY, rev_to_bytes(r))
+            if not got:
+                raise RuntimeError(f"mvcc: revision {r} in the index is missing from the backend")
+            kvs.append(KeyValue.FromString(got[0][1]))
+        return RangeResult(kvs, cur_rev, total)
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._tx.__exit__(None, None, None)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+
+class TxnWrite(TxnRead):
+    """A write transaction: every change gets main revision ``rev() + 1`` and the next sub revision.
+
+    ``end()`` makes the changes visible: it writes the consistent index into the same batch, advances
+    the store's revision and notifies watchers. A transaction without changes leaves the revision alone.
+    """
+
+    def __init__(self, store: KVStore, tx: BatchTx) -> None:
+        super().__init__(store, tx)
+        self._btx = tx
+        self.begin_rev = self._rev
+        self._changes: list[KeyValue] = []
+
+    def changes(self) -> list[KeyValue]:
+        return self._changes
+
+    def range(self, key: bytes, end: bytes | None = None, ro: RangeOptions | None = None) -> RangeResult:
+        """As ``TxnRead.range``, seeing this transaction's own changes."""
+        rev = self.begin_rev + 1 if self._changes else self.begin_rev
+        return self._range_keys(key, end, rev, ro or RangeOptions())
+
+    def put(self, key: bytes, value: bytes, lease: int = 0) -> int:
+        """Writes ``key``; returns the revision of this transaction. Attaches ``lease`` (0: none)."""
+        s = self._s
+        rev = self.begin_rev + 1
+        created = rev
+        ver = 0
+        old_lease = 0
+        try:
+            modified, c, ver = s.kvindex.get(key, rev)
+            created = c.main
+            if s.lease_attacher is not None:
+                old_lease = self._lease_of(modified)
+        except ErrRevisionNotFound:
+            pass
+        idx_rev = Revision(rev, len(self._changes))
+        kv = KeyValue(
+            key=key, value=value, create_revision=created, mod_revision=rev, version=ver + 1, lease=lease
+        )
+        self._btx.unsafe_seq_put(buckets.KEY, rev_to_bytes(idx_rev), kv.SerializeToString())
+        s.kvindex.put(key, idx_rev)
+        self._changes.append(kv)
+        if s.lease_attacher is not None:
+            if old_lease and old_lease != lease:
+                s.lease_attacher.detach(old_lease, [key])
+            if lease and lease != old_lease:
+                s.lease_attacher.attach(lease, [key])
+        return rev
+
+    def delete_range(self, key: bytes, end: bytes | None = None) -> tuple[int, int]:
+        """Deletes the live keys in range; returns (deleted, revision of this transaction or the
+        current one when nothing changed)."""
+        rrev = self.begin_rev + 1 if self._changes else self.begin_rev
+        keys, revs = self._s.kvindex.range(key, end, rrev)
+        for k, r in zip(keys, revs, strict=True):
+            self._delete(k, r)
+        if keys or self._changes:
+            return len(keys), self.begin_rev + 1
+        return 0, self.begin_rev
+
+    def _delete(self, key: bytes, modified: Revision) -> None:
+        s = self._s
+        idx_rev = Revision(self.begin_rev + 1, len(self._changes))
+        kv = KeyValue(key=key)
+        self._btx.unsafe_seq_put(buckets.KEY, mark_tombstone(rev_to_bytes(idx_rev)), kv.SerializeToString())
+        s.kvindex.tombstone(key, idx_rev)
+        self._changes.append(kv)
+        if s.lease_attacher is not None:
+            old_lease = self._lease_of(modified)
+            if old_lease:
+                s.lease_attacher.detach(old_lease, [key])
+
+    def _lease_of(self, modified: Revision) -> int:
+        got = self._tx.unsafe_range(buckets.KEY, rev_to_bytes(modified))
+        return KeyValue.FromString(got[0][1]).lease if got else 0
+
+    def end(self) -> None:
+        if self._ended:
+            return
+        try:
+            if self._changes:
+                self._s._end_write(self)
+        finally:
+            super().end()
