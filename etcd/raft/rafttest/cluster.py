@@ -1,0 +1,221 @@
+"""A cluster of ``RawNode``s that persist to ``MemoryStorage`` and apply to a hash-chain state machine.
+
+Each node runs the loop of ``rawnode.py``'s docstring in ``process_ready``: persist to its
+MemoryStorage, collect messages, apply, advance. The caller decides when and whether messages are
+delivered, so the same cluster serves a benchmark (deliver everything at once) and a simulation
+(drop, delay, reorder, duplicate, partition). ``crash`` throws away everything but the storage;
+``restart`` builds a new RawNode from it, as a real member restarts from its WAL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from etcd.raft.raft import Config, ErrProposalDropped, StateType
+from etcd.raft.raftpb import raft_pb2 as pb
+from etcd.raft.raftpb.raft_pb2 import ConfChange, ConfState, Entry, Message, Snapshot
+from etcd.raft.rawnode import ErrStepPeerNotFound, RawNode, Ready
+from etcd.raft.read_only import ReadOnlyOption
+from etcd.raft.storage import MemoryStorage
+
+_SNAP = struct.Struct(">Q16s")
+
+
+def chain(state: bytes, e: Entry) -> bytes:
+    """The state after applying ``e`` to ``state``: a hash over every entry applied so far."""
+    h = hashlib.blake2b(state, digest_size=16)
+    h.update(struct.pack(">QQI", e.index, e.term, e.type))
+    h.update(e.data)
+    return h.digest()
+
+
+@dataclass
+class ClusterNode:
+    """One member: its durable storage, its RawNode (None while crashed) and its applied state."""
+
+    id: int
+    storage: MemoryStorage
+    node: RawNode | None
+    applied_index: int = 0
+    state: bytes = bytes(16)
+    conf_state: ConfState = field(default_factory=ConfState)
+    restarts: int = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.node is not None
+
+    def rawnode(self) -> RawNode:
+        if self.node is None:
+            raise AssertionError(f"node {self.id} is down")
+        return self.node
+
+
+@dataclass
+class ClusterConfig:
+    election_tick: int = 10
+    heartbeat_tick: int = 1
+    pre_vote: bool = False
+    check_quorum: bool = False
+    max_size_per_msg: int = 1024 * 1024
+    max_inflight_msgs: int = 256
+    max_uncommitted_entries_size: int = 0
+    read_only_option: ReadOnlyOption = ReadOnlyOption.SAFE
+
+
+class Cluster:
+    """Members ``ids`` of a fresh cluster, randomness drawn from ``seed``."""
+
+    def __init__(self, ids: Iterable[int], *, seed: int = 0, config: ClusterConfig | None = None) -> None:
+        self.ids = sorted(ids)
+        self.cfg = config or ClusterConfig()
+        self.rand = random.Random(seed)
+        self.nodes: dict[int, ClusterNode] = {}
+        for i in self.ids:
+            st = MemoryStorage(ConfState(voters=self.ids))
+            cn = ClusterNode(id=i, storage=st, node=None, conf_state=ConfState(voters=self.ids))
+            self.nodes[i] = cn
+            cn.node = RawNode(self._config(i, st, 0))
+
+    def _config(self, id_: int, storage: MemoryStorage, applied: int) -> Config:
+        c = self.cfg
+        return Config(
+            id=id_,
+            election_tick=c.election_tick,
+            heartbeat_tick=c.heartbeat_tick,
+            storage=storage,
+            rand=random.Random(self.rand.getrandbits(64)),
+            applied=applied,
+            max_size_per_msg=c.max_size_per_msg,
+            max_inflight_msgs=c.max_inflight_msgs,
+            max_uncommitted_entries_size=c.max_uncommitted_entries_size,
+            check_quorum=c.check_quorum,
+            pre_vote=c.pre_vote,
+            read_only_option=c.read_only_option,
+        )
+
+    # ----- driving
+
+    def process_ready(self, id_: int) -> tuple[list[Message], list[Ready]]:
+        """Run node ``id_``'s Ready loop to quiescence; returns the messages to send and the Readies."""
+        cn = self.nodes[id_]
+        node = cn.node
+        if node is None:
+            return [], []
+        msgs: list[Message] = []
+        readies: list[Ready] = []
+        while node.has_ready():
+            rd = node.ready()
+            st = cn.storage
+            # Persist first (snapshot, entries, hard state): messages promise this is durable.
+            if rd.snapshot is not None:
+                st.apply_snapshot(rd.snapshot)
+            st.append(rd.entries)
+            if rd.hard_state is not None:
+                st.set_hard_state(rd.hard_state)
+            msgs.extend(rd.messages)
+            if rd.snapshot is not None:
+                self._restore(cn, rd.snapshot)
+            for e in rd.committed_entries:
+                self._apply(cn, node, e)
+            node.advance(rd)
+            readies.append(rd)
+        return msgs, readies
+
+    @staticmethod
+    def _restore(cn: ClusterNode, snap: Snapshot) -> None:
+        index, state = _SNAP.unpack(snap.data)
+        if index != snap.metadata.index:
+            raise AssertionError(f"snapshot data for {index} at index {snap.metadata.index}")
+        cn.applied_index = index
+        cn.state = state
+        cn.conf_state = ConfState()
+        cn.conf_state.CopyFrom(snap.metadata.conf_state)
+
+    @staticmethod
+    def _apply(cn: ClusterNode, node: RawNode, e: Entry) -> None:
+        if e.index <= cn.applied_index:
+            raise AssertionError(f"node {cn.id} applies {e.index} after {cn.applied_index}")
+        if e.index != cn.applied_index + 1:
+            raise AssertionError(f"node {cn.id} skips from {cn.applied_index} to {e.index}")
+        if e.type == pb.EntryConfChange:
+            cc = ConfChange()
+            cc.ParseFromString(e.data)
+            cn.conf_state = node.apply_conf_change(cc)
+        cn.state = chain(cn.state, e)
+        cn.applied_index = e.index
+
+    def step(self, m: Message) -> bool:
+        """Deliver ``m`` to its recipient; False if it is down or refused it."""
+        cn = self.nodes.get(m.to)
+        if cn is None or cn.node is None:
+            return False
+        try:
+            cn.node.step(m)
+        except (ErrProposalDropped, ErrStepPeerNotFound):
+            return False
+        return True
+
+    def tick(self, id_: int) -> None:
+        node = self.nodes[id_].node
+        if node is not None:
+            node.tick()
+
+    def propose(self, id_: int, data: bytes) -> bool:
+        """Propose ``data`` at ``id_``; False if the node is down or dropped it."""
+        node = self.nodes[id_].node
+        if node is None:
+            return False
+        try:
+            node.propose(data)
+        except ErrProposalDropped:
+            return False
+        return True
+
+    def leader(self) -> int | None:
+        """The ID of a live node that believes it is leader with the highest term, if any."""
+        best: tuple[int, int] | None = None
+        for i, cn in self.nodes.items():
+            if cn.node is not None and cn.node.raft.state == StateType.LEADER:
+                t = cn.node.raft.term
+                if best is None or t > best[0]:
+                    best = (t, i)
+        return None if best is None else best[1]
+
+    # ----- faults and maintenance
+
+    def crash(self, id_: int) -> None:
+        """Lose everything of ``id_`` but its storage (entries, hard state, snapshot)."""
+        self.nodes[id_].node = None
+
+    def restart(self, id_: int) -> None:
+        """Start ``id_`` again from its storage, its state machine rebuilt from the snapshot."""
+        cn = self.nodes[id_]
+        if cn.node is not None:
+            raise AssertionError(f"node {id_} is running")
+        snap = cn.storage.snapshot()
+        if snap.metadata.index:
+            self._restore(cn, snap)
+        else:
+            cn.applied_index = 0
+            cn.state = bytes(16)
+            cn.conf_state = ConfState()
+            cn.conf_state.CopyFrom(snap.metadata.conf_state)
+        cn.restarts += 1
+        cn.node = RawNode(self._config(id_, cn.storage, cn.applied_index))
+
+    def compact(self, id_: int, keep: int) -> bool:
+        """Snapshot ``id_``'s state at its applied index and drop all but ``keep`` entries before it."""
+        cn = self.nodes[id_]
+        st = cn.storage
+        if cn.applied_index <= st.snapshot().metadata.index:
+            return False
+        st.create_snapshot(cn.applied_index, cn.conf_state, _SNAP.pack(cn.applied_index, cn.state))
+        upto = cn.applied_index - keep
+        if upto > st.first_index():
+            st.compact(upto)
+        return True
