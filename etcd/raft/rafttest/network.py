@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from etcd.raft.raft import Config, ErrProposalDropped, Raft
 from etcd.raft.raftpb import raft_pb2 as pb
@@ -40,7 +41,7 @@ def new_test_raft(
     *,
     voters: Sequence[int] = (),
     learners: Sequence[int] = (),
-    **config: object,
+    **config: Any,
 ) -> Raft:
     """A Raft over ``storage`` (or a fresh MemoryStorage of ``voters`` and ``learners``).
 
@@ -82,7 +83,7 @@ class Network:
         *,
         seed: int = 0,
         election: int = 10,
-        **config: object,
+        **config: Any,
     ) -> None:
         ids = list(range(1, len(peers) + 1))
         self.peers: dict[int, Raft | _BlackHole] = {}
