@@ -107,7 +107,7 @@ _MORE: tuple[ProxyStatus, ProxyHeader | None] = (ProxyStatus.MORE, None)
 _NOT_PROXY: tuple[ProxyStatus, ProxyHeader | None] = (ProxyStatus.NOT_PROXY, None)
 
 
-def parse_proxy_header(data: bytes) -> tuple[ProxyStatus, ProxyHeader | None]:
+def parse_proxy_header(data: bytes | bytearray | memoryview) -> tuple[ProxyStatus, ProxyHeader | None]:
     """Parse the PROXY header (v1 or v2) at the start of ``data``, all bytes seen so far.
 
     Returns ``(COMPLETE, header)``, ``(MORE, None)`` or ``(NOT_PROXY, None)``; bytes after the
@@ -190,7 +190,7 @@ def _v1_address(raw: bytes, family: str) -> str | None:
         return None
 
 
-def _parse_v2(data: bytes) -> tuple[ProxyStatus, ProxyHeader | None]:
+def _parse_v2(data: bytes | bytearray | memoryview) -> tuple[ProxyStatus, ProxyHeader | None]:
     sig = data[: len(V2_SIGNATURE)]
     if sig != V2_SIGNATURE[: len(sig)]:
         return _NOT_PROXY

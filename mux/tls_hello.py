@@ -96,7 +96,9 @@ _MORE_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.MORE, None)
 _NOT_TLS_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.NOT_TLS, None)
 
 
-def parse_client_hello(data: bytes, *, max_size: int = 65536) -> tuple[HelloStatus, ClientHello | None]:
+def parse_client_hello(
+    data: bytes | bytearray | memoryview, *, max_size: int = 65536
+) -> tuple[HelloStatus, ClientHello | None]:
     """Parse the ClientHello at the start of ``data``, all bytes the client has sent so far.
 
     Args:
