@@ -41,3 +41,37 @@ class ErrWatcherNotExist(MVCCError):
 
 class ErrWatcherDuplicateID(MVCCError):
     message = "mvcc: duplicate watch ID provided on the WatchStream"
+
+
+class RequestError(Exception):
+    """Base of the request errors etcd's server raises while applying KV requests (``etcdserver/errors.go``,
+    ``v3rpc/rpctypes/error.go``); ``str(err)`` is etcd's message."""
+
+    message = ""
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+class ErrKeyNotFound(RequestError):
+    message = "etcdserver: key not found"
+
+
+class ErrEmptyKey(RequestError):
+    message = "etcdserver: key is not provided"
+
+
+class ErrValueProvided(RequestError):
+    message = "etcdserver: value is provided"
+
+
+class ErrLeaseProvided(RequestError):
+    message = "etcdserver: lease is provided"
+
+
+class ErrTooManyOps(RequestError):
+    message = "etcdserver: too many operations in txn request"
+
+
+class ErrDuplicateKey(RequestError):
+    message = "etcdserver: duplicate key given in txn request"
