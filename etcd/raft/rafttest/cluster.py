@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from etcd.raft.raft import Config, ErrProposalDropped, StateType
@@ -75,6 +75,8 @@ class Cluster:
         self.cfg = config or ClusterConfig()
         self.rand = random.Random(seed)
         self.nodes: dict[int, ClusterNode] = {}
+        # Called with each Ready after it is persisted and applied, before advance (for checkers).
+        self.on_ready: Callable[[ClusterNode, Ready], None] | None = None
         for i in self.ids:
             st = MemoryStorage(ConfState(voters=self.ids))
             cn = ClusterNode(id=i, storage=st, node=None, conf_state=ConfState(voters=self.ids))
@@ -122,6 +124,8 @@ class Cluster:
                 self._restore(cn, rd.snapshot)
             for e in rd.committed_entries:
                 self._apply(cn, node, e)
+            if self.on_ready is not None:
+                self.on_ready(cn, rd)
             node.advance(rd)
             readies.append(rd)
         return msgs, readies
