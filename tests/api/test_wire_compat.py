@@ -75,17 +75,24 @@ class RealEtcd:
     stubs: Stubs
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free right now; the sockets stay bound until all are picked."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.fixture(scope="module")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealEtcd]:
     base = tmp_path_factory.mktemp("real-etcd")
-    client_url = f"http://127.0.0.1:{_free_port()}"
-    peer_url = f"http://127.0.0.1:{_free_port()}"
+    client_port, peer_port = _free_ports(2)
+    client_url = f"http://127.0.0.1:{client_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
     log_path = base / "etcd.log"
     args = [
         ETCD,
@@ -479,6 +486,7 @@ def test_watch_events_filters_progress_and_cancel(s: Stubs) -> None:
                     start_revision=r1,
                     filters=[pb.WatchCreateRequest.NOPUT],
                     fragment=True,
+                    progress_notify=True,  # accepted; etcd's first notification would come after 10 min
                 )
             )
         )
