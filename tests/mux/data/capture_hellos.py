@@ -1,6 +1,7 @@
 """Capture real TLS ClientHellos into ``tests/mux/data/*.bin`` for the parser tests.
 
-Run from the repository root: ``.venv/bin/python tests/mux/data/capture_hellos.py``.
+Run from the repository root: ``.venv/bin/python tests/mux/data/capture_hellos.py [NAME...]``
+(all samples by default; the tests only check properties that hold for every fresh capture).
 
 A plain TCP listener on 127.0.0.1 reads each client's first flight record by record (its own
 framing, independent of ``mux.tls_hello``) until the ClientHello handshake message is whole, saves
@@ -11,6 +12,10 @@ exactly those bytes and closes the connection, so every handshake fails on purpo
   only ``h2`` and, in grpcio 1.85, an X25519MLKEM768 key share;
 - ``curl_ip.bin``: ``curl -k https://127.0.0.1:PORT/`` (no SNI for an IP literal);
 - ``curl_sni.bin``: ``curl -k --resolve etcd.example.com:PORT:127.0.0.1 https://etcd.example.com:PORT/``.
+
+It also captures curl's PROXY protocol v1 line (``curl --haproxy-protocol``) followed by its HTTP
+request, over IPv4 and, when the machine has it, IPv6 loopback: ``proxy_v1_tcp4.bin``,
+``proxy_v1_tcp6.bin``.
 
 A ``.json`` file beside each ``.bin`` records the client and its version, for the tests to check.
 """
@@ -24,6 +29,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -59,11 +65,25 @@ def read_hello(conn: socket.socket) -> bytes:
             return buf
 
 
-class Listener:
-    """Accepts connections on 127.0.0.1 and keeps the first ClientHello it sees."""
+def read_http_request(conn: socket.socket) -> bytes:
+    """Read until the end of the first HTTP request's header section."""
+    conn.settimeout(TIMEOUT)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ConnectionError("client closed before the request was complete")
+        buf += chunk
+    return buf
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
+
+class Listener:
+    """Accepts connections on ``host`` and keeps the first capture ``read`` returns."""
+
+    def __init__(self, read: Callable[[socket.socket], bytes] = read_hello, host: str = "127.0.0.1") -> None:
+        self.read = read
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, 0), family=family)
         self.port: int = self.sock.getsockname()[1]
         self.hello: bytes | None = None
         self.done = threading.Event()
@@ -78,7 +98,7 @@ class Listener:
                 return
             with conn:
                 try:
-                    hello = read_hello(conn)
+                    hello = self.read(conn)
                 except (OSError, ValueError):
                     continue
                 if self.hello is None:
@@ -90,7 +110,7 @@ class Listener:
         self.sock.close()
         self.thread.join(TIMEOUT)
         if self.hello is None:
-            raise RuntimeError("no ClientHello captured")
+            raise RuntimeError("nothing captured")
         return self.hello
 
 
@@ -135,14 +155,37 @@ def capture_curl(with_sni: bool) -> tuple[bytes, dict[str, str]]:
     return listener.close(), {"client": version.splitlines()[0]}
 
 
+def capture_curl_proxy(host: str) -> tuple[bytes, dict[str, str]]:
+    listener = Listener(read_http_request, host)
+    url_host = f"[{host}]" if ":" in host else host
+    args = ["curl", "-s", "--max-time", "5", "--haproxy-protocol", f"http://{url_host}:{listener.port}/"]
+    subprocess.run(args, check=False, capture_output=True, timeout=TIMEOUT)
+    version = subprocess.run(["curl", "--version"], check=True, capture_output=True, text=True).stdout
+    return listener.close(), {"client": version.splitlines()[0]}
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        return False
+    return True
+
+
 def main() -> None:
-    captures = {
+    captures: dict[str, Callable[[], tuple[bytes, dict[str, str]]]] = {
         "python_ssl": capture_python_ssl,
         "grpcio": capture_grpcio,
         "curl_ip": lambda: capture_curl(False),
         "curl_sni": lambda: capture_curl(True),
+        "proxy_v1_tcp4": lambda: capture_curl_proxy("127.0.0.1"),
     }
+    if has_ipv6_loopback():
+        captures["proxy_v1_tcp6"] = lambda: capture_curl_proxy("::1")
+    wanted = set(sys.argv[1:]) or set(captures)
     for name, capture in captures.items():
+        if name not in wanted:
+            continue
         hello, meta = capture()
         (HERE / f"{name}.bin").write_bytes(hello)
         meta["bytes"] = str(len(hello))
