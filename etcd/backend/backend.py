@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
@@ -60,6 +60,8 @@ class Backend:
         self._read_tx = ReadTx(self)
         self._closed = False
         self.commits = 0  # committed batches since open, for tests and metrics
+        # Called under the lock after each commit (etcd's backend hooks); must be quick and not raise.
+        self.commit_hooks: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         if batch_interval > 0:
@@ -94,6 +96,8 @@ class Backend:
         self._db.write(wb, self._wo)
         self._buf.reset()
         self.commits += 1
+        for hook in self.commit_hooks:
+            hook()
 
     def _run(self) -> None:
         while not self._stop.wait(self.batch_interval):

@@ -8,7 +8,7 @@ and ``authUsers`` share a prefix otherwise) and keeps each bucket contiguous and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from rocksdict import ReadOptions
 
@@ -40,7 +40,7 @@ class ReadTx:
     def __init__(self, backend: Backend) -> None:
         self._be = backend
 
-    def __enter__(self) -> ReadTx:
+    def __enter__(self) -> Self:
         self._be._lock.acquire()
         return self
 
@@ -72,6 +72,13 @@ class ReadTx:
         """Calls ``fn(key, value)`` for every pair of ``bucket`` in key order."""
         for k, v in self._merged(bucket, b"", None):
             fn(k, v)
+
+    def unsafe_iter(self, bucket: bytes, start: bytes, end: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Lazily yields pairs with ``start <= key < end`` (``end`` None: to the bucket's end).
+
+        Consume it while the lock is held; a write to the batch while iterating is not allowed.
+        """
+        return self._merged(bucket, start, end)
 
     def _merged(self, bucket: bytes, start: bytes, end: bytes | None) -> Iterator[tuple[bytes, bytes]]:
         prefix = bucket_prefix(bucket)
