@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
-from etcd.wal.encoder import CRC_TYPE, FRAME_HEADER_BYTES, RECORD_TYPES, chain, decode_frame_size
+from etcd.wal.encoder import (
+    CRC_TYPE,
+    FRAME_HEADER_BYTES,
+    RECORD_TYPES,
+    chain,
+    decode_frame_size,
+    encode_frame_size,
+)
 from etcd.wal.errors import ErrCorruptRecord, ErrCRCMismatch, ErrUnexpectedEOF, WALError
 from etcd.wal.walpb import record_pb2 as walpb
 
@@ -52,9 +59,10 @@ def _frame_at(buf: bytes, off: int) -> tuple[walpb.Record, int] | None:
     """The record framed at ``off`` and the offset just past its frame, or None if it does not decode."""
     if len(buf) - off < FRAME_HEADER_BYTES:
         return None
-    rec_bytes, pad = decode_frame_size(_LEN.unpack_from(buf, off)[0])
+    field_value = _LEN.unpack_from(buf, off)[0]
+    rec_bytes, pad = decode_frame_size(field_value)
     end = off + FRAME_HEADER_BYTES + rec_bytes + pad
-    if rec_bytes == 0 or end > len(buf):
+    if rec_bytes == 0 or end > len(buf) or encode_frame_size(rec_bytes) != (field_value, pad):
         return None
     try:
         rec = walpb.Record.FromString(buf[off + FRAME_HEADER_BYTES : off + FRAME_HEADER_BYTES + rec_bytes])
@@ -125,6 +133,9 @@ def _check_record(
             return None
         raise _Failure(ErrCorruptRecord)
     rec_bytes, pad = decode_frame_size(field_value)
+    if encode_frame_size(rec_bytes) != (field_value, pad):
+        # The encoder always pads to the next 8-byte boundary; any other length field was damaged.
+        raise _Failure(ErrCorruptRecord)
     end = off + FRAME_HEADER_BYTES + rec_bytes + pad
     if end > len(buf):
         raise _Failure(ErrUnexpectedEOF)
