@@ -18,7 +18,7 @@ from etcd.mvcc.revision import Revision, mark_tombstone, rev_to_bytes
 
 if TYPE_CHECKING:
     from etcd.backend.batch_tx import BatchTx
-    from etcd.mvcc.kvstore import KVStore
+    from etcd.mvcc.kvstore import KVStore, LeaseAttacher
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,9 @@ class TxnWrite(TxnRead):
                 old_lease = self._lease_of(modified)
         except ErrRevisionNotFound:
             pass
+        attacher = s.lease_attacher
+        if attacher is not None and lease and lease != old_lease:
+            attacher.attach(lease, [key])  # first: an unknown lease raises before anything is written
         idx_rev = Revision(rev, len(self._changes))
         kv = KeyValue(
             key=key, value=value, create_revision=created, mod_revision=rev, version=ver + 1, lease=lease
@@ -143,11 +146,8 @@ class TxnWrite(TxnRead):
         self._btx.unsafe_seq_put(buckets.KEY, rev_to_bytes(idx_rev), kv.SerializeToString())
         s.kvindex.put(key, idx_rev)
         self._changes.append(kv)
-        if s.lease_attacher is not None:
-            if old_lease and old_lease != lease:
-                s.lease_attacher.detach(old_lease, [key])
-            if lease and lease != old_lease:
-                s.lease_attacher.attach(lease, [key])
+        if attacher is not None and old_lease and old_lease != lease:
+            _detach(attacher, old_lease, key)
         return rev
 
     def delete_range(self, key: bytes, end: bytes | None = None) -> tuple[int, int]:
@@ -171,7 +171,7 @@ class TxnWrite(TxnRead):
         if s.lease_attacher is not None:
             old_lease = self._lease_of(modified)
             if old_lease:
-                s.lease_attacher.detach(old_lease, [key])
+                _detach(s.lease_attacher, old_lease, key)
 
     def _lease_of(self, modified: Revision) -> int:
         got = self._tx.unsafe_range(buckets.KEY, rev_to_bytes(modified))
@@ -185,3 +185,10 @@ class TxnWrite(TxnRead):
                 self._s._end_write(self)
         finally:
             super().end()
+
+
+def _detach(attacher: LeaseAttacher, lease: int, key: bytes) -> None:
+    try:
+        attacher.detach(lease, [key])
+    except Exception:  # etcd 3.4 compat: mvcc/kvstore_txn.go only logs a failed detach (lease gone)
+        pass
