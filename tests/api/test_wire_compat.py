@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import queue
@@ -928,6 +929,39 @@ def test_gateway_round_trips_through_our_messages(etcd: RealEtcd) -> None:
         ("/v3/auth/role/list", pb.AuthRoleListRequest()),
     ]:
         gateway_round_trip(etcd, path, request)
+
+
+def test_gateway_watch_stream_lines_parse_as_our_watch_responses(etcd: RealEtcd, s: Stubs) -> None:
+    request = pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"/gww/k", prev_kv=True))
+    conn = http.client.HTTPConnection(etcd.client_url.removeprefix("http://"), timeout=T)
+    try:
+        conn.request("POST", "/v3/watch", body=json.dumps(gateway_json(request)))
+        resp = conn.getresponse()
+        assert resp.status == 200
+
+        def next_result() -> pb.WatchResponse:
+            line = json.loads(resp.readline())
+            assert set(line) == {"result"}  # each streamed message is wrapped, one per line
+            parsed = json_format.ParseDict(line["result"], pb.WatchResponse())
+            assert gateway_json(parsed) == line["result"]
+            return parsed
+
+        created = next_result()
+        assert created.created and created.watch_id == 0
+        put(s, b"/gww/k", b"1")
+        rev = put(s, b"/gww/k", b"2").header.revision
+        events = []
+        for _ in range(3):
+            events += next_result().events
+            if len(events) == 2:
+                break
+        assert [(e.type, e.kv.value, e.prev_kv.value) for e in events] == [
+            (mvccpb.Event.PUT, b"1", b""),
+            (mvccpb.Event.PUT, b"2", b"1"),
+        ]
+        assert events[1].kv.mod_revision == rev
+    finally:
+        conn.close()
 
 
 def test_gateway_error_shape(etcd: RealEtcd) -> None:
