@@ -647,6 +647,12 @@ def test_status(etcd: RealEtcd, s: Stubs) -> None:
     assert (st.isLearner, list(st.errors)) == (False, [])
 
 
+def test_move_leader_to_a_stranger_is_refused(s: Stubs) -> None:
+    err = rpc_error(s.maintenance.MoveLeader, pb.MoveLeaderRequest(targetID=0xBAD))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.details() == "etcdserver: bad leader transferee"
+
+
 def test_alarm_activate_get_deactivate(etcd: RealEtcd, s: Stubs) -> None:
     A = pb.AlarmRequest
     assert list(s.maintenance.Alarm(A(action=A.GET), timeout=T).alarms) == []
