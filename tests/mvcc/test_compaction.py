@@ -1,0 +1,128 @@
+"""Compaction (index and physical, in batches, resumed on open) and HashKV."""
+
+from __future__ import annotations
+
+import pytest
+
+from etcd.backend import buckets
+from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
+from etcd.mvcc.kvstore_compaction import FINISHED_COMPACT_KEY, SCHEDULED_COMPACT_KEY
+from etcd.mvcc.kvstore_txn import RangeOptions
+from etcd.mvcc.revision import Revision, bytes_to_rev, rev_to_bytes
+
+
+def stored_revs(store) -> list[int]:
+    with store.backend.read_tx() as tx:
+        return [bytes_to_rev(k).main for k, _ in tx.unsafe_range(buckets.KEY, b"", b"\xff")]
+
+
+def history(store) -> None:
+    # a: 2, 3; b: 4, deleted 5; c: 6; a: 7
+    store.put(b"a", b"1")
+    store.put(b"a", b"2")
+    store.put(b"b", b"1")
+    store.delete_range(b"b")
+    store.put(b"c", b"1")
+    store.put(b"a", b"3")
+
+
+def test_physical_compaction_keeps_latest_revision_at_or_below(store):
+    history(store)
+    assert store.compact(6).result(10) is True
+    # a@3 is kept (a's newest at rev 6), b's generation ended at 5 so it is gone, c@6 kept, a@7 kept
+    assert stored_revs(store) == [3, 6, 7]
+    assert [kv.value for kv in store.range(b"a", ro=RangeOptions(rev=6)).kvs] == [b"2"]
+
+
+def test_compaction_in_small_batches_gives_the_same_result(opener):
+    store = opener(compaction_batch_limit=2)
+    history(store)
+    store.compact(6).result(10)
+    assert stored_revs(store) == [3, 6, 7]
+
+
+def test_compaction_records_scheduled_and_finished(store):
+    history(store)
+    store.compact(5).result(10)
+    with store.backend.read_tx() as tx:
+        assert tx.unsafe_range(buckets.META, SCHEDULED_COMPACT_KEY)[0][1] == rev_to_bytes(Revision(5))
+        assert tx.unsafe_range(buckets.META, FINISHED_COMPACT_KEY)[0][1] == rev_to_bytes(Revision(5))
+
+
+def test_compact_twice_at_the_same_revision_fails(store):
+    history(store)
+    store.compact(4).result(10)
+    with pytest.raises(ErrCompacted):
+        store.compact(4)
+    with pytest.raises(ErrFutureRev):
+        store.compact(99)
+
+
+def test_interrupted_compaction_resumes_on_open(opener, store):
+    history(store)
+    # What a crash right after scheduling leaves: the scheduled revision, no deletions, no finish.
+    with store.backend.batch_tx() as tx:
+        tx.unsafe_put(buckets.META, SCHEDULED_COMPACT_KEY, rev_to_bytes(Revision(6)))
+    store2 = opener.reopen(store)
+    assert store2.compact_main_rev == 6
+    assert store2.resumed_compaction is not None
+    assert store2.resumed_compaction.result(10) is True
+    assert stored_revs(store2) == [3, 6, 7]
+    with pytest.raises(ErrCompacted):
+        store2.range(b"a", ro=RangeOptions(rev=5))
+
+
+def test_half_done_compaction_restores_a_consistent_index(opener, store):
+    history(store)
+    with store.backend.batch_tx() as tx:
+        tx.unsafe_put(buckets.META, SCHEDULED_COMPACT_KEY, rev_to_bytes(Revision(6)))
+        # a crash after the first batch deleted a@2 and b@4 but not b's tombstone
+        tx.unsafe_delete(buckets.KEY, rev_to_bytes(Revision(2)))
+        tx.unsafe_delete(buckets.KEY, rev_to_bytes(Revision(4)))
+    store2 = opener.reopen(store)
+    store2.resumed_compaction.result(10)
+    assert stored_revs(store2) == [3, 6, 7]
+    assert [(kv.key, kv.version) for kv in store2.range(b"", b"\0").kvs] == [(b"a", 3), (b"c", 1)]
+    store2.put(b"b", b"again")
+    assert store2.range(b"b").kvs[0].version == 1
+
+
+def test_hash_equal_for_equal_histories(make_store):
+    s1, s2 = make_store("m1"), make_store("m2")
+    for s in (s1, s2):
+        history(s)
+    assert s1.hash_by_rev() == s2.hash_by_rev()
+    s2.put(b"x", b"1")
+    h1, h2 = s1.hash_by_rev(7), s2.hash_by_rev(7)
+    assert h1[0] == h2[0]  # same history up to 7
+    assert (h1[1], h2[1]) == (7, 8)  # each reports its own current revision
+    assert s1.hash_by_rev()[0] != s2.hash_by_rev()[0]
+
+
+def test_hash_differs_when_a_value_differs(make_store):
+    s1, s2 = make_store("m1"), make_store("m2")
+    s1.put(b"a", b"1")
+    s2.put(b"a", b"2")
+    assert s1.hash_by_rev()[0] != s2.hash_by_rev()[0]
+
+
+def test_hash_returns_current_and_compact_revision(store):
+    history(store)
+    store.compact(4).result(10)
+    _, current, compact = store.hash_by_rev(6)
+    assert (current, compact) == (7, 4)
+    with pytest.raises(ErrCompacted):
+        store.hash_by_rev(4)
+    with pytest.raises(ErrFutureRev):
+        store.hash_by_rev(8)
+
+
+def test_hash_agrees_between_compacted_members_mid_compaction(make_store):
+    s1, s2 = make_store("m1"), make_store("m2", compaction_batch_limit=1)
+    for s in (s1, s2):
+        history(s)
+    s1.compact(5).result(10)
+    fut = s2.compact(5)  # hash while the deletions may still be running
+    h2 = s2.hash_by_rev(7)
+    fut.result(10)
+    assert h2 == s1.hash_by_rev(7) == s2.hash_by_rev(7)
