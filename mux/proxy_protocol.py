@@ -68,7 +68,12 @@ _V2_FAMILIES: dict[int, tuple[str, int]] = {
     0x32: ("UNKNOWN", 2 * UNIX_PATH_MAX),
 }
 
-_V1_PORT = re.compile(rb"0|[1-9][0-9]{0,4}")
+_V1_PORT = rb"(0|[1-9][0-9]{0,4})"  # no leading zeroes (spec §2.1); range checked after
+_V1_OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V1_IPV4 = rb"(" + rb"\.".join([_V1_OCTET] * 4) + rb")"
+_V1_TCP4 = re.compile(rb"TCP4 " + _V1_IPV4 + b" " + _V1_IPV4 + b" " + _V1_PORT + b" " + _V1_PORT)
+# IPv6 text is checked by ipaddress; the character class keeps out scope ids ("%eth0").
+_V1_TCP6 = re.compile(rb"TCP6 ([0-9a-fA-F:.]+) ([0-9a-fA-F:.]+) " + _V1_PORT + b" " + _V1_PORT)
 _V1_IPV4_CHARS = re.compile(rb"[0-9.]*")
 _V1_IPV6_CHARS = re.compile(rb"[0-9a-fA-F:.]*")
 # Bytes a v1 line may hold before its CRLF: printable ASCII (UNKNOWN lines are ignored, not parsed).
@@ -161,31 +166,29 @@ def _v1_prefix_ok(partial: bytes) -> bool:
 def _v1_line(line: bytes, length: int) -> ProxyHeader | None:
     if line == b"UNKNOWN" or line.startswith(b"UNKNOWN "):
         return ProxyHeader(1, "PROXY", "UNKNOWN", None, None, (), length)
-    fields = line.split(b" ")
-    if len(fields) != 5 or fields[0] not in (b"TCP4", b"TCP6"):
-        return None
-    family = fields[0].decode("ascii")
-    src_ip = _v1_address(fields[1], family)
-    dst_ip = _v1_address(fields[2], family)
-    if src_ip is None or dst_ip is None:
-        return None
-    ports = []
-    for field in fields[3:]:
-        if _V1_PORT.fullmatch(field) is None or int(field) > 0xFFFF:
+    m = _V1_TCP4.fullmatch(line)
+    if m is not None:
+        family = "TCP4"
+        # The pattern admits only canonical dotted quads (no leading zeroes), so the text stands.
+        src_ip, dst_ip = m[1].decode("ascii"), m[2].decode("ascii")
+    else:
+        m = _V1_TCP6.fullmatch(line)
+        if m is None:
             return None
-        ports.append(int(field))
-    return ProxyHeader(1, "PROXY", family, (src_ip, ports[0]), (dst_ip, ports[1]), (), length)
+        family = "TCP6"
+        src, dst = _v1_ipv6(m[1]), _v1_ipv6(m[2])
+        if src is None or dst is None:
+            return None
+        src_ip, dst_ip = src, dst
+    sport, dport = int(m[3]), int(m[4])
+    if sport > 0xFFFF or dport > 0xFFFF:
+        return None
+    return ProxyHeader(1, "PROXY", family, (src_ip, sport), (dst_ip, dport), (), length)
 
 
-def _v1_address(raw: bytes, family: str) -> str | None:
-    text = raw.decode("ascii")
+def _v1_ipv6(raw: bytes) -> str | None:
     try:
-        if family == "TCP4":
-            # ipaddress refuses leading zeroes, as the specification does.
-            return str(ipaddress.IPv4Address(text))
-        if _V1_IPV6_CHARS.fullmatch(raw) is None:
-            return None  # no scope ids ("%eth0") or other text ipaddress would accept
-        return str(ipaddress.IPv6Address(text))
+        return str(ipaddress.IPv6Address(raw.decode("ascii")))
     except ValueError:
         return None
 
@@ -224,7 +227,7 @@ def _parse_v2(data: bytes | bytearray | memoryview) -> tuple[ProxyStatus, ProxyH
     destination: Address = None
     if family == "TCP4":
         s, d, sp, dp = _V2_INET.unpack_from(block)
-        source, destination = (str(ipaddress.IPv4Address(s)), sp), (str(ipaddress.IPv4Address(d)), dp)
+        source, destination = (_dotted(s), sp), (_dotted(d), dp)
     elif family == "TCP6":
         s, d, sp, dp = _V2_INET6.unpack_from(block)
         source, destination = (str(ipaddress.IPv6Address(s)), sp), (str(ipaddress.IPv6Address(d)), dp)
@@ -232,6 +235,10 @@ def _parse_v2(data: bytes | bytearray | memoryview) -> tuple[ProxyStatus, ProxyH
         source = _unix_path(block[:UNIX_PATH_MAX])
         destination = _unix_path(block[UNIX_PATH_MAX : 2 * UNIX_PATH_MAX])
     return ProxyStatus.COMPLETE, ProxyHeader(2, "PROXY", family, source, destination, tlvs, length)
+
+
+def _dotted(packed: bytes) -> str:
+    return f"{packed[0]}.{packed[1]}.{packed[2]}.{packed[3]}"
 
 
 def _v2_tlvs(block: bytes, start: int) -> tuple[tuple[int, bytes], ...] | None:

@@ -33,6 +33,7 @@ import enum
 import re
 import struct
 from dataclasses import dataclass
+from typing import NoReturn
 
 __all__ = ["ClientHello", "HelloStatus", "is_grease", "parse_client_hello"]
 
@@ -53,7 +54,6 @@ EXT_SUPPORTED_VERSIONS = 43
 # routing compares exactly what was sent, but refuse controls, spaces and non-ASCII bytes.
 _HOST_NAME = re.compile(rb"[\x21-\x7e]+")
 
-_U16 = struct.Struct(">H")
 _U16_U16 = struct.Struct(">HH")
 
 
@@ -95,14 +95,15 @@ class _NotTLS(Exception):
 _MORE_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.MORE, None)
 _NOT_TLS_RESULT: tuple[HelloStatus, ClientHello | None] = (HelloStatus.NOT_TLS, None)
 
+Buffer = bytes | bytearray | memoryview
 
-def parse_client_hello(
-    data: bytes | bytearray | memoryview, *, max_size: int = 65536
-) -> tuple[HelloStatus, ClientHello | None]:
+
+def parse_client_hello(data: Buffer, *, max_size: int = 65536) -> tuple[HelloStatus, ClientHello | None]:
     """Parse the ClientHello at the start of ``data``, all bytes the client has sent so far.
 
     Args:
-        data: the stream from byte 0; bytes after the hello are allowed and ignored.
+        data: the stream from byte 0; bytes after the hello are allowed and ignored. ``data`` is
+            only read, and no view of it outlives the call, so a ``bytearray`` may grow afterwards.
         max_size: most bytes of the stream (record headers included) the hello may occupy; a hello
             shown to need more is ``NOT_TLS``.
 
@@ -111,31 +112,30 @@ def parse_client_hello(
         ``(NOT_TLS, None)``. Never raises; any exception is a bug.
     """
     try:
-        return _parse(memoryview(data), max_size)
+        return HelloStatus.COMPLETE, _parse(data, max_size)
     except _More:
         return _MORE_RESULT
     except _NotTLS:
         return _NOT_TLS_RESULT
 
 
-def _parse(view: memoryview, max_size: int) -> tuple[HelloStatus, ClientHello | None]:
-    n = len(view)
-    fragments: list[memoryview] = []
+def _parse(data: Buffer, max_size: int) -> ClientHello:
+    """Frame the records, then parse the handshake bytes they carry; raise _More or _NotTLS."""
+    n = len(data)
+    spans: list[tuple[int, int]] = []  # (start, stop) in ``data`` of each record's payload present
     covered = 0  # handshake bytes announced by the record headers read so far
     need = -1  # 4 + handshake length, once the handshake header has arrived
     pos = 0  # start of the next record
-    record_version = -1
-    while _record_header_here(view, pos):
-        record_len = int(_U16.unpack_from(view, pos + 3)[0])
-        if record_version < 0:
-            record_version = int(_U16.unpack_from(view, pos + 1)[0])
+    record_end = 0
+    while _record_header_here(data, pos):
+        record_len = (data[pos + 3] << 8) | data[pos + 4]
         if record_len == 0 or record_len > MAX_RECORD_PAYLOAD:
             raise _NotTLS
         covered += record_len
         record_end = pos + _RECORD_HEADER + record_len
-        fragments.append(view[pos + _RECORD_HEADER : min(record_end, n)])
+        spans.append((pos + _RECORD_HEADER, min(record_end, n)))
         if need < 0:
-            need = _handshake_need(fragments, max_size)
+            need = _handshake_need(data, spans, max_size)
         if need >= 0 and covered > need:
             raise _NotTLS  # the last record carries bytes beyond the hello
         # Lower bound on the stream bytes the hello occupies: the records seen, plus at least one
@@ -143,38 +143,38 @@ def _parse(view: memoryview, max_size: int) -> tuple[HelloStatus, ClientHello | 
         bound = record_end if need < 0 or covered == need else record_end + _RECORD_HEADER + need - covered
         if bound > max_size:
             raise _NotTLS
-        if record_end > n:
-            break  # this record is still arriving
-        if covered == need:
-            hs = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
-            return HelloStatus.COMPLETE, _parse_body(hs, need, record_version, record_end)
+        if record_end > n or covered == need:
+            break  # the hello is whole, or its current record is still arriving
         pos = record_end
-    # The hello is not all here. Parse what is, so that a malformed body is refused as soon as
-    # the proof arrives; this always ends in _NotTLS or _More.
     if need < 0:
         raise _More
-    hs = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
-    _parse_body(hs, need, record_version, -1)
-    raise _More
+    record_version = (data[1] << 8) | data[2]
+    if len(spans) == 1:
+        # The common case, one record: parse in place, no copy.
+        start, stop = spans[0]
+        return _parse_body(data, start, start + need, stop, record_version, record_end)
+    hs = b"".join(data[a:b] for a, b in spans)
+    return _parse_body(hs, 0, need, len(hs), record_version, record_end)
 
 
-def _record_header_here(view: memoryview, pos: int) -> bool:
+def _record_header_here(data: Buffer, pos: int) -> bool:
     """Whether a whole record header is at ``pos``; raise _NotTLS as soon as its bytes prove it wrong."""
-    avail = len(view) - pos
+    avail = len(data) - pos
     if avail < 1:
         return False
-    if view[pos] != _CONTENT_HANDSHAKE:
+    if data[pos] != _CONTENT_HANDSHAKE:
         raise _NotTLS
     if avail < 2:
         return False
-    if view[pos + 1] != 3:
+    if data[pos + 1] != 3:
         raise _NotTLS
     return avail >= _RECORD_HEADER
 
 
-def _handshake_need(fragments: list[memoryview], max_size: int) -> int:
+def _handshake_need(data: Buffer, spans: list[tuple[int, int]], max_size: int) -> int:
     """Return 4 + the handshake length once its header is here, else -1; raise _NotTLS if wrong."""
-    head = fragments[0] if len(fragments) == 1 else memoryview(b"".join(fragments))
+    start, stop = spans[0]
+    head = data[start : start + 4] if stop - start >= 4 else b"".join(data[a:b] for a, b in spans)[:4]
     if len(head) < 1:
         return -1
     if head[0] != _HANDSHAKE_CLIENT_HELLO:
@@ -187,82 +187,89 @@ def _handshake_need(fragments: list[memoryview], max_size: int) -> int:
     return _HANDSHAKE_HEADER + length
 
 
-class _Reader:
-    """A cursor over a handshake message of known size ``end`` of which ``avail`` bytes are here.
-
-    ``take(k)`` proves the message malformed (``_NotTLS``) if ``k`` bytes cannot fit before ``end``,
-    and asks for more (``_More``) if they fit but have not arrived: the same check, in the same
-    order, whether the message is whole or not, which is what makes the answer monotone.
-    """
-
-    __slots__ = ("avail", "buf", "end", "pos")
-
-    def __init__(self, buf: memoryview, pos: int, end: int) -> None:
-        self.buf = buf
-        self.pos = pos
-        self.end = end
-        self.avail = min(len(buf), end)
-
-    def take(self, k: int) -> int:
-        start = self.pos
-        stop = start + k
-        if stop > self.end:
-            raise _NotTLS
-        if stop > self.avail:
-            raise _More
-        self.pos = stop
-        return start
-
-    def u8(self) -> int:
-        return self.buf[self.take(1)]
-
-    def u16(self) -> int:
-        return int(_U16.unpack_from(self.buf, self.take(2))[0])
-
-
-def _parse_body(hs: memoryview, end: int, record_version: int, length: int) -> ClientHello:
-    r = _Reader(hs, _HANDSHAKE_HEADER, end)
-    legacy_version = r.u16()
-    if legacy_version >> 8 != 3:
+def _short(q: int, end: int) -> NoReturn:
+    """Bytes up to ``q`` are needed but absent: malformed if the message ends before ``q``."""
+    if q > end:
         raise _NotTLS
-    r.take(32)  # random
-    session_id_len = r.u8()
+    raise _More
+
+
+def _parse_body(
+    buf: Buffer, base: int, end: int, avail: int, record_version: int, length: int
+) -> ClientHello:
+    """Parse the ClientHello message at ``buf[base:end]``, of which ``buf[base:avail]`` is here.
+
+    Every field is checked in wire order with ``if q > avail: _short(q, end)`` before it is read:
+    the same checks in the same order whether the message is whole or not, so a partial message
+    ends in _More or in the _NotTLS the whole one would give. That is what makes answers monotone.
+    """
+    avail = min(avail, end)
+    p = base + _HANDSHAKE_HEADER
+    q = p + 35  # legacy_version(2) random(32) session_id length(1)
+    if q > avail:
+        _short(q, end)
+    if buf[p] != 3:
+        raise _NotTLS
+    legacy_version = (buf[p] << 8) | buf[p + 1]
+    session_id_len = buf[q - 1]
     if session_id_len > 32:
         raise _NotTLS
-    r.take(session_id_len)
-    suites_len = r.u16()
+    p = q + session_id_len
+    q = p + 2
+    if q > avail:
+        _short(q, end)
+    suites_len = (buf[p] << 8) | buf[p + 1]
     if suites_len < 2 or suites_len & 1:
         raise _NotTLS
-    at = r.take(suites_len)
-    cipher_suites: tuple[int, ...] = struct.unpack_from(f">{suites_len >> 1}H", hs, at)
-    methods_len = r.u8()
+    p = q
+    q = p + suites_len + 1  # the suites and the compression_methods length
+    if q > avail:
+        _short(q, end)
+    cipher_suites: tuple[int, ...] = struct.unpack_from(f">{suites_len >> 1}H", buf, p)
+    methods_len = buf[q - 1]
     if methods_len < 1:
         raise _NotTLS
-    at = r.take(methods_len)
-    if 0 not in hs[at : at + methods_len]:
+    p = q
+    q = p + methods_len
+    if q > avail:
+        _short(q, end)
+    if 0 not in bytes(buf[p:q]):
         raise _NotTLS  # RFC 5246 §7.4.1.2: the null method MUST be offered
+    p = q
     server_name: str | None = None
     alpn: tuple[str, ...] = ()
     versions: tuple[int, ...] = ()
     types: list[int] = []
-    if r.pos != end:
-        block_len = r.u16()
-        if r.pos + block_len != end:
-            raise _NotTLS
-        while r.pos < end:
-            at = r.take(4)
-            ext_type, ext_len = _U16_U16.unpack_from(hs, at)
-            at = r.take(ext_len)
-            if ext_type in types:
+    if p != end:
+        q = p + 2
+        if q > avail:
+            _short(q, end)
+        if q + ((buf[p] << 8) | buf[p + 1]) != end:
+            raise _NotTLS  # the extension block must fill the message exactly
+        p = q
+        seen: set[int] = set()
+        while p < end:
+            q = p + 4
+            if q > avail:
+                _short(q, end)
+            ext_type, ext_len = _U16_U16.unpack_from(buf, p)
+            p = q
+            q = p + ext_len
+            if q > avail:
+                _short(q, end)
+            if ext_type in seen:
                 raise _NotTLS  # RFC 8446 §4.2: no extension type may appear twice
+            seen.add(ext_type)
             types.append(ext_type)
-            body = hs[at : at + ext_len]
             if ext_type == EXT_SERVER_NAME:
-                server_name = _server_name(body)
+                server_name = _server_name(bytes(buf[p:q]))
             elif ext_type == EXT_ALPN:
-                alpn = _alpn(body)
+                alpn = _alpn(bytes(buf[p:q]))
             elif ext_type == EXT_SUPPORTED_VERSIONS:
-                versions = _supported_versions(body)
+                versions = _supported_versions(bytes(buf[p:q]))
+            p = q
+    if end > avail:
+        raise _More  # unreachable: a partial message runs out of bytes above
     return ClientHello(
         record_version=record_version,
         legacy_version=legacy_version,
@@ -275,17 +282,17 @@ def _parse_body(hs: memoryview, end: int, record_version: int, length: int) -> C
     )
 
 
-def _vector(body: memoryview, prefix: int) -> memoryview:
+def _vector(body: bytes, prefix: int) -> bytes:
     """The contents of a vector with a ``prefix``-byte length that must fill ``body`` exactly."""
     if len(body) < prefix:
         raise _NotTLS
-    size = body[0] if prefix == 1 else int(_U16.unpack_from(body, 0)[0])
+    size = body[0] if prefix == 1 else (body[0] << 8) | body[1]
     if size == 0 or prefix + size != len(body):
         raise _NotTLS
     return body[prefix:]
 
 
-def _server_name(body: memoryview) -> str | None:
+def _server_name(body: bytes) -> str | None:
     # RFC 6066 §3: ServerNameList <1..2^16-1> of (name_type, opaque HostName<1..2^16-1>); at most
     # one name per type. Unknown name types are framed and skipped.
     names = _vector(body, 2)
@@ -296,36 +303,34 @@ def _server_name(body: memoryview) -> str | None:
         if i + 3 > len(names):
             raise _NotTLS
         name_type = names[i]
-        size = int(_U16.unpack_from(names, i + 1)[0])
         start = i + 3
-        i = start + size
-        if size == 0 or i > len(names) or name_type in seen:
+        i = start + ((names[i + 1] << 8) | names[i + 2])
+        if i == start or i > len(names) or name_type in seen:
             raise _NotTLS
         seen.add(name_type)
         if name_type == 0:
-            raw = bytes(names[start:i])
+            raw = names[start:i]
             if _HOST_NAME.fullmatch(raw) is None:
                 raise _NotTLS
             host = raw.decode("ascii").lower()
     return host
 
 
-def _alpn(body: memoryview) -> tuple[str, ...]:
+def _alpn(body: bytes) -> tuple[str, ...]:
     # RFC 7301 §3.1: ProtocolNameList <2..2^16-1> of opaque ProtocolName<1..2^8-1>.
     names = _vector(body, 2)
     out: list[str] = []
     i = 0
     while i < len(names):
-        size = names[i]
         start = i + 1
-        i = start + size
-        if size == 0 or i > len(names):
+        i = start + names[i]
+        if i == start or i > len(names):
             raise _NotTLS
-        out.append(bytes(names[start:i]).decode("latin-1"))
+        out.append(names[start:i].decode("latin-1"))
     return tuple(out)
 
 
-def _supported_versions(body: memoryview) -> tuple[int, ...]:
+def _supported_versions(body: bytes) -> tuple[int, ...]:
     # RFC 8446 §4.2.1: ProtocolVersion versions<2..254> in a ClientHello.
     items = _vector(body, 1)
     if len(items) & 1:
