@@ -1,0 +1,247 @@
+"""RawNode: the Ready/advance contract, bootstrap, restart from storage, conf changes and status."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from etcd.raft import (
+    Config,
+    ConfigError,
+    ErrProposalDropped,
+    ErrStepLocalMsg,
+    ErrStepPeerNotFound,
+    MemoryStorage,
+    Peer,
+    RawNode,
+    ReadOnlyOption,
+    ReadState,
+    Ready,
+    SoftState,
+    StateType,
+)
+from etcd.raft.raftpb import raft_pb2 as pb
+from etcd.raft.raftpb.raft_pb2 import ConfChange, ConfState, Entry, HardState, Message
+from etcd.raft.rawnode import must_sync
+
+
+def config(id_: int, storage: MemoryStorage, **kw: object) -> Config:
+    c = Config(id=id_, election_tick=10, heartbeat_tick=1, storage=storage, rand=random.Random(id_))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
+
+
+def handle(node: RawNode, storage: MemoryStorage) -> Ready:
+    """One turn of the application loop: persist, (not send), apply conf changes, advance."""
+    rd = node.ready()
+    if rd.snapshot is not None:
+        storage.apply_snapshot(rd.snapshot)
+    storage.append(rd.entries)
+    if rd.hard_state is not None:
+        storage.set_hard_state(rd.hard_state)
+    for e in rd.committed_entries:
+        if e.type == pb.EntryConfChange:
+            cc = ConfChange()
+            cc.ParseFromString(e.data)
+            node.apply_conf_change(cc)
+    node.advance(rd)
+    return rd
+
+
+def test_config_validation() -> None:
+    s = MemoryStorage()
+    with pytest.raises(ConfigError):
+        RawNode(config(0, s))
+    with pytest.raises(ConfigError):
+        RawNode(config(1, s, heartbeat_tick=0))
+    with pytest.raises(ConfigError):
+        RawNode(config(1, s, election_tick=1))
+    with pytest.raises(ConfigError):
+        RawNode(config(1, s, max_inflight_msgs=0))
+    with pytest.raises(ConfigError):
+        RawNode(config(1, s, read_only_option=ReadOnlyOption.LEASE_BASED))
+
+
+def test_single_node_ready_cycle() -> None:
+    s = MemoryStorage(ConfState(voters=[1]))
+    n = RawNode(config(1, s))
+    assert not n.has_ready()
+    n.campaign()
+    assert n.has_ready()
+    rd = handle(n, s)
+    assert rd.soft_state == SoftState(lead=1, raft_state=StateType.LEADER)
+    assert rd.hard_state == HardState(term=1, vote=1, commit=1)
+    assert [(e.index, e.term) for e in rd.entries] == [(1, 1)]
+    assert [(e.index, e.term) for e in rd.committed_entries] == [(1, 1)]
+    assert rd.must_sync
+    assert not n.has_ready()
+    n.propose(b"foo")
+    rd = handle(n, s)
+    assert rd.soft_state is None
+    assert [e.data for e in rd.entries] == [b"foo"]
+    assert [e.data for e in rd.committed_entries] == [b"foo"]
+    assert rd.hard_state == HardState(term=1, vote=1, commit=2)
+    assert s.last_index() == 2
+    assert n.status().applied == 2
+    assert not n.has_ready()
+
+
+def test_commit_only_change_needs_no_sync() -> None:
+    assert not must_sync(HardState(term=1, vote=1, commit=5), HardState(term=1, vote=1, commit=3), 0)
+    assert must_sync(HardState(term=2, vote=1, commit=3), HardState(term=1, vote=1, commit=3), 0)
+    assert must_sync(HardState(term=1, vote=2, commit=3), HardState(term=1, vote=1, commit=3), 0)
+    assert must_sync(HardState(term=1, vote=1, commit=3), HardState(term=1, vote=1, commit=3), 1)
+
+
+def test_ready_messages_leave_once() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2, 3]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    rd = n.ready()
+    assert sorted((m.to, m.type) for m in rd.messages) == [(2, pb.MsgVote), (3, pb.MsgVote)]
+    n.advance(rd)
+    assert n.ready().messages == ()
+
+
+def test_step_refuses_local_and_unknown_responses() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    with pytest.raises(ErrStepLocalMsg):
+        n.step(Message(type=pb.MsgHup))
+    with pytest.raises(ErrStepPeerNotFound):
+        n.step(Message(type=pb.MsgAppResp, from_=9, term=1))
+
+
+def test_propose_without_leader_raises() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    with pytest.raises(ErrProposalDropped):
+        n.propose(b"x")
+
+
+def test_bootstrap_commits_conf_changes_at_term_one() -> None:
+    s = MemoryStorage()
+    n = RawNode(config(1, s))
+    n.bootstrap([Peer(1, b"m1"), Peer(2, b"m2")])
+    rd = handle(n, s)
+    assert [(e.index, e.term, e.type) for e in rd.committed_entries] == [
+        (1, 1, pb.EntryConfChange),
+        (2, 1, pb.EntryConfChange),
+    ]
+    cc = ConfChange()
+    cc.ParseFromString(rd.committed_entries[1].data)
+    assert (cc.type, cc.node_id, cc.context) == (pb.ConfChangeAddNode, 2, b"m2")
+    assert rd.hard_state == HardState(term=1, commit=2)
+    assert sorted(n.raft.prs.voters) == [1, 2]
+    with pytest.raises(ValueError):
+        RawNode(config(1, s)).bootstrap([Peer(1)])
+    with pytest.raises(ValueError):
+        RawNode(config(1, MemoryStorage())).bootstrap([])
+
+
+def test_restart_from_storage_keeps_state() -> None:
+    s = MemoryStorage(ConfState(voters=[1]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    handle(n, s)
+    for d in (b"a", b"b"):
+        n.propose(d)
+        handle(n, s)
+    n2 = RawNode(config(1, s, applied=3))
+    st = n2.status()
+    assert st.hard_state == HardState(term=1, vote=1, commit=3)
+    assert st.raft_state == StateType.FOLLOWER
+    assert not n2.has_ready()
+    # Restarted with an older applied index, the node hands the rest out again.
+    n3 = RawNode(config(1, s, applied=1))
+    rd = n3.ready()
+    assert [e.data for e in rd.committed_entries] == [b"a", b"b"]
+
+
+def test_restart_from_snapshot() -> None:
+    s = MemoryStorage()
+    s.apply_snapshot(
+        pb.Snapshot(metadata=pb.SnapshotMetadata(index=2, term=1, conf_state=ConfState(voters=[1, 2])))
+    )
+    s.append([Entry(index=3, term=1, data=b"x")])
+    s.set_hard_state(HardState(term=1, commit=3))
+    n = RawNode(config(1, s, applied=2))
+    rd = n.ready()
+    assert [e.data for e in rd.committed_entries] == [b"x"]
+    assert rd.hard_state is None  # unchanged from what storage holds
+
+
+def test_conf_change_through_the_log() -> None:
+    s = MemoryStorage(ConfState(voters=[1]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    handle(n, s)
+    n.propose_conf_change(ConfChange(type=pb.ConfChangeAddLearnerNode, node_id=2))
+    rd = handle(n, s)
+    assert [e.type for e in rd.committed_entries] == [pb.EntryConfChange]
+    assert sorted(n.raft.prs.learners) == [2]
+    # A learner's ack is not needed to commit.
+    n.propose(b"after")
+    rd = handle(n, s)
+    assert [e.data for e in rd.committed_entries] == [b"after"]
+    # Promotion: add-node of the learner.
+    n.propose_conf_change(ConfChange(type=pb.ConfChangeAddNode, node_id=2))
+    rd = handle(n, s)
+    assert sorted(n.raft.prs.voters) == [1, 2] and not n.raft.prs.learners
+    n.propose(b"needs two")
+    rd = handle(n, s)
+    assert rd.committed_entries == ()
+
+
+def test_read_index_through_ready() -> None:
+    s = MemoryStorage(ConfState(voters=[1]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    handle(n, s)
+    n.read_index(b"rctx")
+    assert n.has_ready()
+    rd = handle(n, s)
+    assert rd.read_states == (ReadState(index=1, request_ctx=b"rctx"),)
+    assert not n.has_ready()
+
+
+def test_status_progress_only_on_leader() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    assert n.status().progress == {}
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    st = n.status()
+    assert st.raft_state == StateType.LEADER and st.lead == 1
+    assert sorted(st.progress) == [1, 2]
+    # A copy: changing it does not touch the node.
+    st.progress[2].match = 99
+    assert n.raft.prs.progress[2].match == 0
+
+
+def test_report_unreachable_and_snapshot() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    pr = n.raft.prs.progress[2]
+    pr.become_replicate()
+    n.report_unreachable(2)
+    assert str(pr.state) == "StateProbe"
+    pr.become_snapshot(5)
+    n.report_snapshot(2, False)
+    assert str(pr.state) == "StateProbe" and pr.pending_snapshot == 0
+
+
+def test_transfer_leader_via_rawnode() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    n.ready()
+    n.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=1, index=1))
+    n.transfer_leader(2)
+    msgs = n.ready().messages
+    assert [(m.type, m.to) for m in msgs if m.type == pb.MsgTimeoutNow] == [(pb.MsgTimeoutNow, 2)]
