@@ -93,6 +93,7 @@ class SniffResult:
 
     group: str  # "matcher", "route set", "runtime"
     subject: str
+    kind: str  # of the input: "http1", "h2c", "grpc", "tls"
     sample: str
     sample_bytes: int
     chunks: int
@@ -279,7 +280,12 @@ async def _capture_samples(progress: Progress) -> list[Sample]:
         except (TimeoutError, OSError) as e:
             progress.step(f"could not capture curl's h2c flight ({e!r})")
     if not any(s.kind == "http1" for s in samples):
-        samples.append(Sample("http1", "curl-like request, canned", (_CURL_HTTP1_FALLBACK,)))
+        if request := _data("curl_http1.bin"):
+            samples.append(Sample("http1", "curl request (curl_http1.bin)", (request,)))
+        else:
+            samples.append(Sample("http1", "curl-like request, canned", (_CURL_HTTP1_FALLBACK,)))
+    if not any(s.kind == "h2c" for s in samples) and (flight := _data("curl_h2c.bin")):
+        samples.append(Sample("h2c", "curl --http2-prior-knowledge (curl_h2c.bin)", (flight,)))
 
     async def grpcio_client(port: int) -> None:
         import grpc
@@ -294,13 +300,22 @@ async def _capture_samples(progress: Progress) -> list[Sample]:
         chunks = await _capture(probe_done(grpc_matcher()), grpcio_client)
         samples.append(Sample("grpc", "grpcio unary call, captured", tuple(chunks)))
     except (TimeoutError, OSError) as e:
-        progress.step(f"could not capture a grpcio flight ({e!r}); gRPC sniffing not measured")
-
+        progress.step(f"could not capture a grpcio flight ({e!r}); using tests/mux/data if there")
+        silent, unary = _data("grpcio_silent.bin"), _data("grpcio_unary.bin")
+        if silent and unary and unary.startswith(silent):
+            samples.append(Sample("grpc", "grpcio unary call (grpcio_*.bin)", (silent, unary[len(silent) :])))
+    if etcdctl := _data("etcdctl_get.bin"):
+        samples.append(Sample("grpc", "etcdctl 3.4 get, one chunk (etcdctl_get.bin)", (etcdctl,)))
     for name, label in (("curl_sni.bin", "curl ClientHello"), ("grpcio.bin", "grpcio ClientHello")):
-        path = DATA_DIR / name
-        if path.is_file():
-            samples.append(Sample("tls", f"{label} ({path.name})", (path.read_bytes(),)))
+        if hello := _data(name):
+            samples.append(Sample("tls", f"{label} ({name})", (hello,)))
     return samples
+
+
+def _data(name: str) -> bytes:
+    """A captured first flight from ``tests/mux/data/``, or b"" if it is not there."""
+    path = DATA_DIR / name
+    return path.read_bytes() if path.is_file() else b""
 
 
 def _per_call_us(fn: Callable[[], object], *, rounds: int, round_time: float) -> tuple[list[float], int]:
@@ -450,7 +465,7 @@ def bench_sniff(
         if group == "matcher" and subject in SNIFF_TARGETS_US:
             target = SNIFF_TARGETS_US[subject]
         result = SniffResult(
-            group, subject, sample.source, sample.size, len(sample.chunks), outcome,
+            group, subject, sample.kind, sample.source, sample.size, len(sample.chunks), outcome,
             statistics.median(per_call), min(per_call), per_call, calls, target,
         )  # fmt: skip
         results.append(result)
