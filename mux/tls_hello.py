@@ -14,14 +14,22 @@ What it accepts (RFC 8446 §4.1.2 and §5.1, RFC 5246 §7.4.1.2, RFC 6066 §3, R
 
 - one or more handshake records (content type 22, version major 3, length 1..16384) whose payloads
   concatenate to exactly one ClientHello handshake message (type 1). A ClientHello fragmented over
-  several records is legal and is reassembled. The message must end on a record boundary: in TLS 1.3
-  a key change follows it, and no other handshake message may share its last record.
+  several records is legal and is reassembled. The message must end on a record boundary: in TLS
+  1.3 a key change follows it, and no other handshake message may share its last record.
 - a body of legacy_version (major 3), random, session_id (at most 32 bytes), cipher_suites (even,
   non-empty), compression_methods (non-empty, offering null), and an optional extension block that
   fills the rest of the message exactly, with no extension type twice.
 - server_name, ALPN and supported_versions are decoded and checked; other extensions are only
   framed. GREASE values (RFC 8701) are kept as sent; ``is_grease`` tells them apart.
 - ``max_size`` caps the bytes of the stream the hello may occupy, record headers included.
+- To bound the CPU one connection can cost, a hello is refused (``NOT_TLS``) beyond ``MAX_RECORDS``
+  records, ``MAX_EXTENSIONS`` extensions or ``MAX_ALPN_PROTOCOLS`` ALPN names; real clients stay
+  far below (one record, under 30 extensions, a handful of ALPN names).
+
+Cost: one call with the whole hello parses it once (about 10 µs for a 1.5 KB hello). While the
+hello is incomplete a call checks the record framing and the fixed fields (version, session id,
+cipher suites, compression methods, extension block length) and stops there, so a call on a partial
+hello costs a few µs whatever its size; a bad extension is reported once the hello is whole.
 
 Non-goals: SSLv2-compatible hellos (first byte 0x80) are ``NOT_TLS``; nothing is decrypted or
 checked cryptographically; ECH inner hellos are not looked at.
@@ -35,10 +43,22 @@ import struct
 from dataclasses import dataclass
 from typing import NoReturn
 
-__all__ = ["ClientHello", "HelloStatus", "is_grease", "parse_client_hello"]
+__all__ = [
+    "MAX_ALPN_PROTOCOLS",
+    "MAX_EXTENSIONS",
+    "MAX_RECORDS",
+    "ClientHello",
+    "HelloStatus",
+    "is_grease",
+    "parse_client_hello",
+]
 
 # RFC 8446 §5.1: TLSPlaintext.length MUST NOT exceed 2^14; zero-length handshake fragments are forbidden.
 MAX_RECORD_PAYLOAD = 16384
+# Real clients use one record, or a few when a hello outgrows 2^14 bytes; a 64 KiB hello fits in 4.
+MAX_RECORDS = 16
+MAX_EXTENSIONS = 128
+MAX_ALPN_PROTOCOLS = 64
 _RECORD_HEADER = 5
 _HANDSHAKE_HEADER = 4
 _CONTENT_HANDSHAKE = 22
@@ -134,6 +154,8 @@ def _parse(data: Buffer, max_size: int) -> ClientHello:
         covered += record_len
         record_end = pos + _RECORD_HEADER + record_len
         spans.append((pos + _RECORD_HEADER, min(record_end, n)))
+        if len(spans) > MAX_RECORDS:
+            raise _NotTLS
         if need < 0:
             need = _handshake_need(data, spans, max_size)
         if need >= 0 and covered > need:
@@ -202,6 +224,8 @@ def _parse_body(
     Every field is checked in wire order with ``if q > avail: _short(q, end)`` before it is read:
     the same checks in the same order whether the message is whole or not, so a partial message
     ends in _More or in the _NotTLS the whole one would give. That is what makes answers monotone.
+    The extensions are walked only once the message is whole, which bounds the cost of a call on
+    a partial message.
     """
     avail = min(avail, end)
     p = base + _HANDSHAKE_HEADER
@@ -246,6 +270,8 @@ def _parse_body(
             _short(q, end)
         if q + ((buf[p] << 8) | buf[p + 1]) != end:
             raise _NotTLS  # the extension block must fill the message exactly
+        if end > avail:
+            raise _More  # extensions are walked once, when all of them are here
         p = q
         seen: set[int] = set()
         while p < end:
@@ -261,6 +287,8 @@ def _parse_body(
                 raise _NotTLS  # RFC 8446 §4.2: no extension type may appear twice
             seen.add(ext_type)
             types.append(ext_type)
+            if len(types) > MAX_EXTENSIONS:
+                raise _NotTLS
             if ext_type == EXT_SERVER_NAME:
                 server_name = _server_name(bytes(buf[p:q]))
             elif ext_type == EXT_ALPN:
@@ -327,6 +355,8 @@ def _alpn(body: bytes) -> tuple[str, ...]:
         if i == start or i > len(names):
             raise _NotTLS
         out.append(names[start:i].decode("latin-1"))
+        if len(out) > MAX_ALPN_PROTOCOLS:
+            raise _NotTLS
     return tuple(out)
 
 

@@ -18,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mux.tls_hello import ClientHello, HelloStatus, is_grease, parse_client_hello
+from mux.tls_hello import (
+    MAX_ALPN_PROTOCOLS,
+    MAX_EXTENSIONS,
+    MAX_RECORDS,
+    ClientHello,
+    HelloStatus,
+    is_grease,
+    parse_client_hello,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_NAMES = ("python_ssl", "grpcio", "curl_ip", "curl_sni")
@@ -417,6 +425,37 @@ def test_max_size() -> None:
     # Two records so far and bytes still missing: at least one more header, so 5 + 4 + len + 10 bytes.
     assert parse_client_hello(stream[:710], max_size=len(stream) - 1) == NOT_TLS
     assert parse_client_hello(stream[:710], max_size=len(stream)) == MORE
+
+
+def test_record_count_is_capped() -> None:
+    message, version = unframe(SAMPLES["python_ssl"])
+    most = records(message, range(10, 10 * MAX_RECORDS, 10), version)
+    assert parse_client_hello(most)[0] is HelloStatus.COMPLETE
+    too_many = records(message, range(10, 10 * (MAX_RECORDS + 1), 10), version)
+    assert decided_at(too_many) == 15 * MAX_RECORDS + 5  # at the header of record MAX_RECORDS + 1
+    assert parse_client_hello(too_many) == NOT_TLS
+
+
+def test_extension_and_alpn_counts_are_capped() -> None:
+    def with_exts(count: int) -> bytes:
+        return records(handshake(hello_body(extensions=[ext(100 + i, b"") for i in range(count)])))
+
+    assert parse_client_hello(with_exts(MAX_EXTENSIONS))[0] is HelloStatus.COMPLETE
+    assert parse_client_hello(with_exts(MAX_EXTENSIONS + 1)) == NOT_TLS
+
+    def with_alpn(count: int) -> bytes:
+        return records(handshake(hello_body(extensions=[alpn_ext(*[b"p%d" % i for i in range(count)])])))
+
+    hello = parse_client_hello(with_alpn(MAX_ALPN_PROTOCOLS))[1]
+    assert hello is not None and len(hello.alpn_protocols) == MAX_ALPN_PROTOCOLS
+    assert parse_client_hello(with_alpn(MAX_ALPN_PROTOCOLS + 1)) == NOT_TLS
+
+
+def test_extensions_are_judged_once_the_hello_is_whole() -> None:
+    data = MALFORMED["duplicate extension"]
+    assert decided_at(data) == len(data)
+    stream = records(handshake(hello_body(extensions=[sni_ext(b"a b"), ext(23, b"x" * 500)])))
+    assert decided_at(stream) == len(stream)
 
 
 def test_is_grease() -> None:
