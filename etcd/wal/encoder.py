@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import struct
 
-from etcd.wal import crc
-from etcd.wal.walpb import record_pb2 as walpb
+from etcd.wal.crc import update as _update
 
 METADATA_TYPE = 1
 ENTRY_TYPE = 2
@@ -30,11 +29,16 @@ RECORD_TYPES = frozenset({METADATA_TYPE, ENTRY_TYPE, STATE_TYPE, CRC_TYPE, SNAPS
 FRAME_HEADER_BYTES = 8
 _LEN = struct.Struct("<Q")
 _TYPE_PREFIX = {t: _LEN.pack(t) for t in RECORD_TYPES}
+# walpb.Record field 1 (type, varint): tag 0x08 and the type, always one byte for our types.
+_TYPE_FIELD = {t: bytes([0x08, t]) for t in RECORD_TYPES}
+_CRC_TAG = b"\x10"  # field 2, varint
+_DATA_TAG = b"\x1a"  # field 3, length-delimited
+_PADDING = [bytes(n) for n in range(8)]
 
 
 def chain(prev: int, rec_type: int, data: bytes) -> int:
     """The chain value after a record of ``rec_type`` carrying ``data``, continuing from ``prev``."""
-    return crc.update(crc.update(prev, _TYPE_PREFIX[rec_type]), data)
+    return _update(data, _update(_TYPE_PREFIX[rec_type], prev))
 
 
 def encode_frame_size(data_bytes: int) -> tuple[int, int]:
@@ -53,6 +57,29 @@ def decode_frame_size(field: int) -> tuple[int, int]:
     return rec_bytes, pad
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def marshal_record(rec_type: int, crc_value: int, data: bytes) -> bytes:
+    """The bytes of ``walpb.Record(type=rec_type, crc=crc_value, data=data).SerializeToString()``.
+
+    Written out by hand because the WAL marshals one per entry and building a message object costs more
+    than the rest of the record; proto3 leaves out a zero ``crc`` and empty ``data``, and so does this.
+    """
+    head = _TYPE_FIELD[rec_type]
+    if crc_value:
+        head += _CRC_TAG + _varint(crc_value)
+    if not data:
+        return head
+    return head + _DATA_TAG + _varint(len(data)) + data
+
+
 class Encoder:
     """Turns records into frames appended to a caller-owned buffer; holds the CRC chain, writes nothing.
 
@@ -64,17 +91,18 @@ class Encoder:
 
     def encode(self, buf: bytearray, rec_type: int, data: bytes) -> None:
         """Appends the frame of one record of ``rec_type`` (not ``CRC_TYPE``) and advances the chain."""
-        self.crc = chain(self.crc, rec_type, data)
-        self._frame(buf, walpb.Record(type=rec_type, crc=self.crc, data=data).SerializeToString())
+        self.crc = c = _update(data, _update(_TYPE_PREFIX[rec_type], self.crc))
+        self._frame(buf, marshal_record(rec_type, c, data))
 
     def encode_crc(self, buf: bytearray) -> None:
         """Appends the ``CRC_TYPE`` record that opens a segment; it carries the chain and leaves it as is."""
-        self._frame(buf, walpb.Record(type=CRC_TYPE, crc=self.crc).SerializeToString())
+        self._frame(buf, marshal_record(CRC_TYPE, self.crc, b""))
 
     @staticmethod
     def _frame(buf: bytearray, rec: bytes) -> None:
-        field, pad = encode_frame_size(len(rec))
-        buf += _LEN.pack(field)
+        n = len(rec)
+        pad = -n & 7
+        buf += _LEN.pack(n | (0x80 | pad) << 56 if pad else n)
         buf += rec
         if pad:
-            buf += bytes(pad)
+            buf += _PADDING[pad]
