@@ -153,6 +153,16 @@ class RawNode:
         """
         self.raft.step(Message(type=pb.MsgProp, from_=self.raft.id, entries=[Entry(data=data)]))
 
+    def propose_batch(self, datas: Sequence[bytes]) -> None:
+        """Propose several entries as one MsgProp: one append, one MsgApp per follower, one commit.
+
+        All or none are accepted (ErrProposalDropped). The server uses it for the proposals that
+        arrive while the previous Ready is being saved.
+        """
+        if not datas:
+            return
+        self.raft.step(Message(type=pb.MsgProp, from_=self.raft.id, entries=[Entry(data=d) for d in datas]))
+
     def propose_conf_change(self, cc: ConfChange) -> None:
         """Propose a membership change; once committed, apply it with ``apply_conf_change``.
 

@@ -245,3 +245,18 @@ def test_transfer_leader_via_rawnode() -> None:
     n.transfer_leader(2)
     msgs = n.ready().messages
     assert [(m.type, m.to) for m in msgs if m.type == pb.MsgTimeoutNow] == [(pb.MsgTimeoutNow, 2)]
+
+
+def test_propose_batch_is_one_append() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    n.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=1, index=1))
+    handle(n, s)
+    n.propose_batch([b"a", b"b", b"c"])
+    rd = n.ready()
+    assert [e.data for e in rd.entries] == [b"a", b"b", b"c"]
+    apps = [m for m in rd.messages if m.type == pb.MsgApp]
+    assert [[e.data for e in m.entries] for m in apps] == [[b"a", b"b", b"c"]]
+    n.propose_batch([])  # nothing to do

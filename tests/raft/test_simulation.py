@@ -51,7 +51,9 @@ class Checker:
     entries: dict[tuple[int, int], tuple[int, bytes, int | None]] = field(default_factory=dict)
     committed: dict[int, tuple[int, int, bytes]] = field(default_factory=dict)  # index -> (term, type, data)
     states: dict[int, bytes] = field(default_factory=dict)  # applied index -> state hash
-    commit_seen: dict[tuple[int, int], int] = field(default_factory=dict)  # (node, restarts) -> last commit index
+    commit_seen: dict[tuple[int, int], int] = field(
+        default_factory=dict
+    )  # (node, restarts) -> last commit index
     new_leaders_checked: set[tuple[int, int]] = field(default_factory=set)
 
     def on_ready(self, cn: ClusterNode, rd: Ready) -> None:
@@ -70,13 +72,16 @@ class Checker:
                 if old[:2] != val[:2]:
                     raise SafetyViolation(f"log matching: two entries at index {e.index} term {e.term}")
                 if old[2] is not None and prev is not None and old[2] != prev:
-                    raise SafetyViolation(f"log matching: entry {e.index}/{e.term} follows terms {old[2]} and {prev}")
+                    raise SafetyViolation(
+                        f"log matching: entry {e.index}/{e.term} follows terms {old[2]} and {prev}"
+                    )
         for e in rd.committed_entries:
             val2 = (e.term, e.type, e.data)
             old2 = self.committed.setdefault(e.index, val2)
             if old2 != val2:
-                raise SafetyViolation(f"state machine safety: node {cn.id} applied {val2} at {e.index}, "
-                                      f"another applied {old2}")
+                raise SafetyViolation(
+                    f"state machine safety: node {cn.id} applied {val2} at {e.index}, another applied {old2}"
+                )
         if rd.committed_entries or rd.snapshot is not None:
             s = self.states.setdefault(cn.applied_index, cn.state)
             if s != cn.state:
@@ -109,7 +114,9 @@ class Checker:
             if idx < first:
                 continue
             if log.zero_term_on_err_compacted(idx) != term:
-                raise SafetyViolation(f"leader completeness: leader {i} of term {r.term} lacks committed {idx}/{term}")
+                raise SafetyViolation(
+                    f"leader completeness: leader {i} of term {r.term} lacks committed {idx}/{term}"
+                )
 
 
 @dataclass
@@ -246,6 +253,7 @@ class Schedule:
                 c.restart(i)
                 self._flush(i)
         target: int | None = None
+        proposer: tuple[int, int] | None = None  # (leader, term) that accepted the final proposal
         for _ in range(400):
             self._tick_all()
             budget = 20_000
@@ -254,26 +262,34 @@ class Schedule:
                 self._deliver_one(0.0, 0.0)
             ck.check_step()
             lead = c.leader()
+            term = c.nodes[lead].rawnode().raft.term if lead is not None else 0
+            if target is not None and (lead, term) != proposer and ck.committed.get(target) is None:
+                # The proposer lost its leadership before the proposal committed: propose again.
+                target = None
             if target is None and lead is not None and c.propose(lead, b"final"):
                 self._flush(lead)
                 target = c.nodes[lead].rawnode().raft.raft_log.last_index()
+                proposer = (lead, term)
             if target is not None and all(cn.applied_index >= target for cn in c.nodes.values()):
                 states = {cn.state for cn in c.nodes.values() if cn.applied_index == target}
                 if len(states) > 1:
                     raise SafetyViolation("members applied the same index to different states")
                 if ck.committed.get(target, (0, 0, b""))[2] == b"final":
                     return
-                # The leader lost its term before the proposal committed: propose again.
                 target = None
-        raise SafetyViolation(f"no progress after healing: leader={c.leader()} target={target} applied="
-                              f"{[cn.applied_index for cn in c.nodes.values()]}")
+        raise SafetyViolation(
+            f"no progress after healing: leader={c.leader()} target={target} applied="
+            f"{[cn.applied_index for cn in c.nodes.values()]}"
+        )
 
 
 def run_seed(seed: int, steps: int = STEPS) -> None:
     try:
         Schedule(seed, steps).run()
     except Exception as e:
-        raise AssertionError(f"simulation failed with seed {seed} (rerun: ETCDPY_RAFT_SEED={seed}): {e!r}") from e
+        raise AssertionError(
+            f"simulation failed with seed {seed} (rerun: ETCDPY_RAFT_SEED={seed}): {e!r}"
+        ) from e
 
 
 def test_simulation_many_seeds() -> None:

@@ -180,6 +180,17 @@ class Cluster:
             return False
         return True
 
+    def propose_batch(self, id_: int, datas: list[bytes]) -> bool:
+        """Propose ``datas`` as one MsgProp at ``id_``; False if the node is down or dropped them."""
+        node = self.nodes[id_].node
+        if node is None:
+            return False
+        try:
+            node.propose_batch(datas)
+        except ErrProposalDropped:
+            return False
+        return True
+
     def leader(self) -> int | None:
         """The ID of a live node that believes it is leader with the highest term, if any."""
         best: tuple[int, int] | None = None
