@@ -12,8 +12,11 @@ Where a record fails, the decoder decides between a torn tail and corruption:
   A crash mid-append leaves a prefix of frames, so nothing intact can follow; a byte flipped in the middle
   of the log leaves intact records after it and is reported. A byte flipped in one of the last two records
   may be cut as a tail: those records are lost, never returned wrong.
-* etcd 3.4 compat (wal/decoder.go ``isTornEntry``): a failing record holding a whole 512-byte sector of
-  zeros is a tail written out of order before a power loss, and is cut.
+* etcd 3.4 compat (wal/decoder.go ``isTornEntry``): a failing record whose own length field spans a whole
+  512-byte sector of zeros is a tail written out of order before a power loss, and is cut.
+
+A length field must be exactly what the encoder writes for its record size (padding to 8 bytes included), so
+a damaged one fails its own record rather than shifting every frame after it.
 
 A zero length field followed only by zeros ends a segment (preallocated space, as etcd's); followed by
 anything else it is a failing record like any other.
@@ -112,10 +115,18 @@ def _has_zero_sector(buf: bytes, start: int, end: int) -> bool:
 class _Failure(Exception):
     """A record that fails its checks: the error to report and, if it framed, the record and its end."""
 
-    def __init__(self, err: type[WALError], framed: tuple[walpb.Record, int] | None = None) -> None:
+    def __init__(
+        self,
+        err: type[WALError],
+        framed: tuple[walpb.Record, int] | None = None,
+        *,
+        extent: int | None = None,
+    ) -> None:
         super().__init__(err.message)
         self.err = err
         self.framed = framed
+        # Where the failing frame ends by its own length field; None when that field is not believable.
+        self.extent = framed[1] if framed is not None else extent
 
 
 def _check_record(
@@ -138,11 +149,11 @@ def _check_record(
         raise _Failure(ErrCorruptRecord)
     end = off + FRAME_HEADER_BYTES + rec_bytes + pad
     if end > len(buf):
-        raise _Failure(ErrUnexpectedEOF)
+        raise _Failure(ErrUnexpectedEOF, extent=len(buf))
     try:
         rec = walpb.Record.FromString(buf[off + FRAME_HEADER_BYTES : off + FRAME_HEADER_BYTES + rec_bytes])
     except DecodeError:
-        raise _Failure(ErrCorruptRecord) from None
+        raise _Failure(ErrCorruptRecord, extent=end) from None
     if rec.type not in RECORD_TYPES or (first and rec.type != CRC_TYPE):
         raise _Failure(ErrCorruptRecord, (rec, end))
     if rec.type == CRC_TYPE:
@@ -181,8 +192,9 @@ def decode(segments: Sequence[tuple[str, bytes]], *, prev_crc: int | None = None
                 detail = f"{name} at offset {off}"
                 if not last:
                     raise f.err(detail) from None
-                frame_end = f.framed[1] if f.framed is not None else len(buf)
-                torn_write = _has_zero_sector(buf, off + FRAME_HEADER_BYTES, min(frame_end, len(buf)))
+                torn_write = f.extent is not None and _has_zero_sector(
+                    buf, off + FRAME_HEADER_BYTES, f.extent
+                )
                 if not torn_write and _intact_after(buf, off, f.framed):
                     raise f.err(detail) from None
                 out.torn = f.err(detail)
