@@ -30,7 +30,7 @@ from mux.matchers import (
 from mux.mux import Mux, Route, Router
 from mux.proxy import proxy_to
 from mux.targets import Listener, close, http1_required, serve_protocol
-from mux.tls import server_context, terminate_tls
+from mux.tls_server import server_context, terminate_tls
 
 __all__ = [
     "ConnectionInfo",

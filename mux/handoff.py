@@ -122,6 +122,12 @@ class _TrackedBuffered(asyncio.BufferedProtocol, _Tracked):
         _Tracked.__init__(self, inner, on_lost)
         self.get_buffer = inner.get_buffer  # type: ignore[method-assign]
         self.buffer_updated = inner.buffer_updated  # type: ignore[method-assign]
+        # uvloop picks its read callbacks when reading starts, not when the protocol changes: a transport
+        # that was reading for a plain protocol goes on calling data_received after set_protocol.
+        self.data_received = self._copy_into_buffer  # type: ignore[method-assign]
+
+    def _copy_into_buffer(self, data: bytes) -> None:
+        deliver_to_buffered(self._inner, data)
 
 
 def track(

@@ -19,7 +19,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from mux import h2
@@ -37,6 +37,7 @@ from mux.info import ConnectionInfo, PeerRegistry, TLSInfo
 from mux.matchers import MATCH, MORE, NO, Matcher, Probe, Verdict
 from mux.proxy_protocol import ProxyStatus, is_trusted, parse_proxy_header
 from mux.stats import MuxStats, RouteStats
+from mux.tls_hello import ClientHello
 from mux.targets import Listener
 
 log = logging.getLogger("mux")
@@ -227,10 +228,18 @@ class _Sniffer(asyncio.Protocol):
                 self._close(
                     SniffLimitExceeded(f"no route decided within {self.mux.max_sniff_bytes} bytes", self.info)
                 )
+            elif self.eof and not seen:
+                # Port probes and health checks connect and leave without a word: not worth an error.
+                self.mux.stats.abandoned += 1
+                self.done = True
+                self._stop_sniffing()
+                if self.transport is not None:
+                    self.transport.close()
             else:
                 self.mux.stats.unmatched += 1
                 reason = "client closed before a route matched" if self.eof else "not matched by any route"
-                self._close(NotMatched(f"connection {self._describe()} {reason}", self.info))
+                message = f"connection {self._describe()} {reason} (after {len(seen)} bytes: {seen[:16]!r})"
+                self._close(NotMatched(message, self.info))
 
     def _write_sniffer_output(self, out: bytes) -> None:
         # Only the HTTP/2 header probes write, always the same empty SETTINGS: send it once.
@@ -287,10 +296,18 @@ class _Sniffer(asyncio.Protocol):
             replay = stripper.feed(replay)
             if stripper.done:
                 stripper = None
+        info = self.info.with_route(route.name)
+        hello = (
+            _client_hello(self.probes[self.router.routes.index(route)])
+            if route in self.router.routes
+            else None
+        )
+        if hello is not None:
+            info = replace(info, client_hello=hello)
         handoff = Handoff(
             transport=self.transport,
             replay=replay,
-            info=self.info.with_route(route.name),
+            info=info,
             route=route,
             mux=mux,
             ack_stripper=stripper,
@@ -342,6 +359,15 @@ def _route_verdict(probes: Sequence[Probe], seen: bytes) -> Verdict:
         if v is MORE:
             verdict = MORE
     return verdict
+
+
+def _client_hello(probes: Sequence[Probe]) -> ClientHello | None:
+    """The parsed ClientHello, when one of the winning route's probes is a TLS probe that saw it."""
+    for probe in probes:
+        hello = getattr(probe, "hello", None)
+        if isinstance(hello, ClientHello):
+            return hello
+    return None
 
 
 def _split_settings(out: bytes) -> list[bytes]:

@@ -56,6 +56,7 @@ class _Side(asyncio.Protocol):
         self.link = link
         self.transport: asyncio.Transport | None = None
         self.peer: asyncio.Transport | None = None
+        self.early: list[bytes] = []  # what arrived before the other side was linked
         self.got_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -63,9 +64,17 @@ class _Side(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
 
     def data_received(self, data: bytes) -> None:
-        assert self.peer is not None
         self.count(len(data))
-        self.peer.write(data)
+        if self.peer is None:
+            self.early.append(data)
+        else:
+            self.peer.write(data)
+
+    def attach_peer(self, peer: asyncio.Transport) -> None:
+        self.peer = peer
+        for data in self.early:
+            peer.write(data)
+        self.early.clear()
 
     def count(self, n: int) -> None:
         raise NotImplementedError
@@ -222,13 +231,13 @@ class ProxyTarget:
             handoff.mux.registry.add(link.registry_key, handoff.info)
         upstream = link.upstream.transport
         assert upstream is not None
-        link.upstream.peer = client
         link.client.peer = upstream
         header = self._proxy_header(handoff)
         if header:
             upstream.write(header)
         client.set_protocol(link.client)
         link.client.connection_made(client)
+        link.upstream.attach_peer(client)
         if handoff.replay:
             handoff.route.stats.bytes_in += len(handoff.replay)
             upstream.write(handoff.replay)

@@ -56,6 +56,7 @@ class MuxStats:
     accepted: int = 0
     sniffing: int = 0  # gauge: connections still being matched
     unmatched: int = 0
+    abandoned: int = 0  # closed by the client before sending a byte
     deadline_expired: int = 0
     sniff_limit: int = 0
     rejected_limit: int = 0  # closed at accept: global connection limit

@@ -1,6 +1,6 @@
 """Targets that serve a matched connection in this process: an asyncio protocol, a listener, h2c, close.
 
-The byte proxy (``mux.proxy``) and TLS termination (``mux.tls``) are targets too, in their own modules.
+The byte proxy (``mux.proxy``) and TLS termination (``mux.tls_server``) are targets too, in their own modules.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class TLSTarget:
         if exc is not None:
             handoff.route.stats.handoff_failed += 1
             handoff.mux._report(
-                HandoffFailed(f"route {handoff.route.name}: TLS handshake: {exc}", handoff.info)
+                HandoffFailed(f"route {handoff.route.name}: TLS handshake: {exc!r}", handoff.info)
             )
             if not handoff.transport.is_closing():
                 handoff.transport.abort()
