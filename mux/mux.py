@@ -37,8 +37,8 @@ from mux.info import ConnectionInfo, PeerRegistry, TLSInfo
 from mux.matchers import MATCH, MORE, NO, Matcher, Probe, Verdict
 from mux.proxy_protocol import ProxyStatus, is_trusted, parse_proxy_header
 from mux.stats import MuxStats, RouteStats
-from mux.tls_hello import ClientHello
 from mux.targets import Listener
+from mux.tls_hello import ClientHello
 
 log = logging.getLogger("mux")
 

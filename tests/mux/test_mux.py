@@ -274,7 +274,7 @@ async def test_garbage_is_closed_and_reported_as_not_matched(etcd_like: tuple[mu
 
 
 async def test_half_sent_preface_then_eof_is_not_matched(etcd_like: tuple[mux.Mux, int, Errors]) -> None:
-    m, port, errors = etcd_like
+    _m, port, errors = etcd_like
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(h2.PREFACE[:10])
     writer.write_eof()
@@ -341,7 +341,7 @@ async def test_listener_replays_sniffed_bytes_then_the_socket_then_eof() -> None
     listener = m.listen("any", mux.any_())
     port = (await m.start()).sockets[0].getsockname()[1]
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"hello world")
         server_reader, server_writer = await asyncio.wait_for(listener.accept(), 2)
         info = server_writer.get_extra_info("mux")
@@ -634,7 +634,7 @@ async def tls_port(
 async def test_grpc_over_tls_and_curl_over_https_share_a_tls_port(
     tls_port: tuple[mux.Mux, int, Errors], dev_certs: DevCerts
 ) -> None:
-    m, port, errors = tls_port
+    _m, port, errors = tls_port
     credentials = grpc.ssl_channel_credentials(root_certificates=dev_certs.ca.read_bytes())
     async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
         calls = [grpc_method(channel, "Echo")(f"tls-{i}".encode(), timeout=5) for i in range(10)]
