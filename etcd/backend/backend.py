@@ -51,6 +51,7 @@ class Backend:
         os.makedirs(path, exist_ok=True)
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
+        opts.set_keep_log_file_num(2)  # RocksDB's info logs, one more per open otherwise
         self._db = Rdict(path, opts)
         self._wo = WriteOptions()
         self._wo.sync = sync

@@ -58,8 +58,10 @@ class KVStore:
         consistent_index: Callable[[], int] | None = None,
         *,
         compaction_batch_limit: int = DEFAULT_COMPACTION_BATCH_LIMIT,
+        compaction_pause: float = COMPACTION_PAUSE,
     ) -> None:
         self.backend = backend
+        self.compaction_pause = compaction_pause
         self.lease_attacher = lease_attacher
         self.consistent_index_getter = consistent_index
         self.compaction_batch_limit = compaction_batch_limit
@@ -154,7 +156,7 @@ class KVStore:
             rev,
             keep,
             batch_limit=self.compaction_batch_limit,
-            pause=COMPACTION_PAUSE,
+            pause=self.compaction_pause,
             stop=self._stop,
         )
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
 from etcd.mvcc.errors import ErrCompacted
-from etcd.mvcc.kvstore import DEFAULT_COMPACTION_BATCH_LIMIT, KVStore, LeaseAttacher
+from etcd.mvcc.kvstore import COMPACTION_PAUSE, DEFAULT_COMPACTION_BATCH_LIMIT, KVStore, LeaseAttacher
 from etcd.mvcc.kvstore_txn import RangeOptions
 from etcd.mvcc.mvccpb.kv_pb2 import Event, KeyValue
 from etcd.mvcc.revision import Revision, bytes_to_rev, is_tombstone, rev_to_bytes
@@ -48,6 +48,7 @@ class WatchableStore(KVStore):
         consistent_index: Callable[[], int] | None = None,
         *,
         compaction_batch_limit: int = DEFAULT_COMPACTION_BATCH_LIMIT,
+        compaction_pause: float = COMPACTION_PAUSE,
         sync_interval: float = DEFAULT_SYNC_INTERVAL,
     ) -> None:
         self.synced = WatcherGroup()
@@ -57,7 +58,11 @@ class WatchableStore(KVStore):
         self._loop_stop = threading.Event()
         self._loop: threading.Thread | None = None
         super().__init__(
-            backend, lease_attacher, consistent_index, compaction_batch_limit=compaction_batch_limit
+            backend,
+            lease_attacher,
+            consistent_index,
+            compaction_batch_limit=compaction_batch_limit,
+            compaction_pause=compaction_pause,
         )
 
     def new_watch_stream(

@@ -7,7 +7,7 @@ import tempfile
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
@@ -26,6 +26,7 @@ class BackendMachine(RuleBasedStateMachine):
         self.model: dict[bytes, dict[bytes, bytes]] = {b: {} for b in (buckets.KEY, buckets.META,
                                                                        buckets.AUTH, buckets.AUTH_USERS)}
         self.committed = {b: dict(d) for b, d in self.model.items()}
+        self.steps_since_reopen = 0
 
     def teardown(self) -> None:
         self.be.close()
@@ -57,8 +58,10 @@ class BackendMachine(RuleBasedStateMachine):
         self.be.force_commit()
         self._note_commit()
 
+    @precondition(lambda self: self.steps_since_reopen >= 4)  # opening RocksDB costs ~50 ms
     @rule()
     def reopen_after_close(self):
+        self.steps_since_reopen = 0
         self.be.close()
         self.be = Backend(self.path, batch_interval=0, batch_limit=5)
         self._note_commit()
@@ -77,6 +80,10 @@ class BackendMachine(RuleBasedStateMachine):
         with self.be.read_tx() as tx:
             got = tx.unsafe_range(bucket, key)
         assert got == ([(key, self.model[bucket][key])] if key in self.model[bucket] else [])
+
+    @invariant()
+    def count_steps(self):
+        self.steps_since_reopen += 1
 
     @invariant()
     def for_each_matches(self):
@@ -100,5 +107,5 @@ class BackendMachine(RuleBasedStateMachine):
                 assert on_disk == want
 
 
-BackendMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+BackendMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
 TestBackend = BackendMachine.TestCase
