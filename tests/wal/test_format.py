@@ -125,3 +125,17 @@ def test_valid_seq_needs_consecutive_numbers() -> None:
 def test_hand_marshalled_record_equals_protobuf(rec_type: int, crc_value: int, data: bytes) -> None:
     expected = Record(type=rec_type, crc=crc_value, data=data).SerializeToString()
     assert marshal_record(rec_type, crc_value, data) == expected
+
+
+def test_varint_lengths_at_every_boundary() -> None:
+    # Record's data length goes through the same varint as the CRC; check both sides of each byte boundary.
+    for bits in range(0, 40, 7):
+        for n in {max(0, (1 << bits) - 1), 1 << bits, (1 << bits) + 1}:
+            data = b"d" * (n % 300)
+            crc_value = n & 0xFFFFFFFF
+            assert (
+                marshal_record(ENTRY_TYPE, crc_value, data)
+                == Record(type=ENTRY_TYPE, crc=crc_value, data=data).SerializeToString()
+            )
+    big = b"b" * (1 << 21)
+    assert marshal_record(ENTRY_TYPE, 3, big) == Record(type=ENTRY_TYPE, crc=3, data=big).SerializeToString()
