@@ -266,8 +266,8 @@ def _unix_path(raw: bytes) -> str:
 def build_v1(source: tuple[str, int] | None, destination: tuple[str, int] | None) -> bytes:
     """The v1 line for a TCP connection from ``source`` to ``destination``.
 
-    Both ``None`` gives ``PROXY UNKNOWN\\r\\n``. Raises ``ValueError`` for an invalid or mixed-family
-    address or a port outside 0..65535.
+    Both ``None`` gives ``PROXY UNKNOWN\\r\\n``; an IPv6 scope id is dropped. Raises ``ValueError``
+    when only one is ``None``, for an invalid or mixed-family address, or a port outside 0..65535.
     """
     if source is None and destination is None:
         return b"PROXY UNKNOWN\r\n"
@@ -289,9 +289,9 @@ def build_v2(
     """The v2 header for a connection from ``source`` to ``destination``, followed by ``tlvs``.
 
     ``(ip, port)`` pairs give TCP4/TCP6, ``str`` paths give UNIX stream, and both ``None`` gives
-    a LOCAL command (UNSPEC family; a receiver ignores its TLVs). Raises ``ValueError`` for invalid
-    or mixed addresses, ports outside 0..65535, a path over 108 bytes, a TLV type outside 0..255,
-    or a header over 65535 bytes.
+    a LOCAL command (UNSPEC family; a receiver ignores its TLVs); an IPv6 scope id is dropped.
+    Raises ``ValueError`` when only one is ``None``, for invalid or mixed addresses, ports outside
+    0..65535, a path over 108 bytes, a TLV type outside 0..255, or a header over 65535 bytes.
     """
     if source is None and destination is None:
         ver_cmd, fam, block = V2_VERSION | V2_LOCAL, 0x00, b""
@@ -322,10 +322,9 @@ def build_v2(
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    addr = ipaddress.ip_address(text)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id is not None:
-        raise ValueError(f"scoped IPv6 address not allowed: {text}")
-    return addr
+    # The protocol has no room for a scope id, so a link-local peer ("fe80::1%eth0", as
+    # getpeername() reports it) is sent as its bare address.
+    return ipaddress.ip_address(text.split("%", 1)[0])
 
 
 def _port(port: int) -> int:

@@ -288,6 +288,11 @@ def test_build_v1_exact_bytes() -> None:
     assert build_v1(None, None) == b"PROXY UNKNOWN\r\n"
 
 
+def test_builders_drop_ipv6_scope_ids() -> None:
+    assert build_v1(("fe80::1%eth0", 1), ("fe80::2%2", 2)) == b"PROXY TCP6 fe80::1 fe80::2 1 2\r\n"
+    assert build_v2(("fe80::1%eth0", 1), ("::1", 2)) == build_v2(("fe80::1", 1), ("::1", 2))
+
+
 def test_build_v2_exact_bytes() -> None:
     assert build_v2(("192.168.0.1", 56324), ("192.168.0.11", 443)) == V2_GOOD["tcp4"][0]
     assert build_v2(("2001:db8::1", 8080), ("::1", 80), [(0x01, b"h2")]) == v2(
@@ -305,7 +310,6 @@ def test_build_v2_exact_bytes() -> None:
         lambda: build_v1(("1.2.3.4", -1), ("1.2.3.4", 2)),
         lambda: build_v1(("1.2.3.4", True), ("1.2.3.4", 2)),
         lambda: build_v1(("1.2.3.x", 1), ("1.2.3.4", 2)),
-        lambda: build_v1(("fe80::1%eth0", 1), ("::1", 2)),
         lambda: build_v1(("1.2.3.4", 1), None),
         lambda: build_v2(("1.2.3.4", 1), ("::1", 2)),
         lambda: build_v2(("1.2.3.4", 1), "/path"),
