@@ -497,6 +497,10 @@ def bench_sniff(
 
     def runtime_cases() -> None:
         mux, targets = _runtime_mux()
+        if not callable(getattr(mux, "_accept", None)):
+            # The runtime rows lean on the mux's per-connection protocol factory, a private name.
+            progress.step("sniff: Mux._accept is gone; the runtime rows are not measured")
+            return
         for sample in samples:
             before = {n: t.count for n, t in targets.items()}
             _runtime_once(mux, sample.chunks)
