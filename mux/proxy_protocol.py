@@ -343,9 +343,9 @@ def _unix_bytes(path: str) -> bytes:
 def is_trusted(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     """Whether the peer ``address`` (text, as from ``getpeername()[0]``) lies in one of ``networks``.
 
-    An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``, as a dual-stack listener reports IPv4 peers)
-    is also checked as its IPv4 address; a scope id is ignored. Text that is not an IP address
-    (a UNIX socket path, "") is never trusted.
+    An IPv4 peer matches both IPv4 networks and IPv4-mapped IPv6 ones (``::ffff:10.0.0.0/104``),
+    whichever way the listener reports it (``10.0.0.1`` or, dual-stack, ``::ffff:10.0.0.1``); a scope
+    id is ignored. Text that is not an IP address (a UNIX socket path, "") is never trusted.
     """
     try:
         addr = ipaddress.ip_address(address)
@@ -354,4 +354,6 @@ def is_trusted(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddres
     candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [addr]
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         candidates.append(addr.ipv4_mapped)
+    elif isinstance(addr, ipaddress.IPv4Address):
+        candidates.append(ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + addr.packed))
     return any(candidate in network for candidate in candidates for network in networks)

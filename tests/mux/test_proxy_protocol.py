@@ -476,5 +476,12 @@ def test_is_trusted(address: str, trusted: bool) -> None:
     assert is_trusted(address, NETWORKS) is trusted
 
 
+def test_ipv4_peer_matches_ipv4_mapped_network() -> None:
+    mapped = [ipaddress.ip_network("::ffff:10.0.0.0/104")]
+    assert is_trusted("10.9.8.7", mapped)
+    assert is_trusted("::ffff:10.9.8.7", mapped)
+    assert not is_trusted("11.0.0.1", mapped)
+
+
 def test_nothing_is_trusted_without_networks() -> None:
     assert not is_trusted("127.0.0.1", [])
