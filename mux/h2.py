@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hpack.exceptions import HPACKError
 from hpack.hpack import decode_integer
 from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
@@ -110,7 +111,7 @@ class HeaderScanner:
             return self._finish(ScanResult.INVALID)
         try:
             self._result = self._scan_frames(seen)
-        except (ValueError, IndexError, KeyError, UnicodeError):
+        except (HPACKError, ValueError, IndexError, KeyError, UnicodeError):
             self._result = ScanResult.INVALID
         return self._result
 
@@ -140,8 +141,8 @@ class HeaderScanner:
                 if not flags & FLAG_ACK:
                     self.saw_client_settings = True
                 continue
-            elif frame_type in (WINDOW_UPDATE, PING, PRIORITY):
-                continue
+            elif frame_type in (WINDOW_UPDATE, PING, PRIORITY) or frame_type > CONTINUATION:
+                continue  # frames of unknown type are ignored (RFC 9113 §4.1, §5.5)
             elif frame_type == HEADERS:
                 if stream_id == 0 or stream_id % 2 == 0:
                     return ScanResult.INVALID

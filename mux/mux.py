@@ -557,6 +557,9 @@ class Mux:
             server.close()
         for sniffer in list(self._sniffing):
             sniffer._close(MuxError("closing", sniffer.info))
+        for route in self.routes():
+            if isinstance(route.target, Listener):
+                route.target.close(server_closed=True)
         if self._routed:
             self._drained = asyncio.Event()
             try:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
-from mux.errors import ListenerClosed
+from mux.errors import ListenerClosed, ServerClosed
 from mux.h2 import Http1Required
 from mux.handoff import Handoff, InfoTransport, deliver, filtered, track
 
@@ -132,21 +132,26 @@ class Listener:
         self._queue: asyncio.Queue[Streams | None] = asyncio.Queue(maxsize=backlog)
         self._limit = limit
         self.closed = False
+        self._error: type[ListenerClosed | ServerClosed] = ListenerClosed
         self.on_close: Callable[[], None] | None = None
 
     async def accept(self) -> Streams:
+        """The next connection of this route; raises ``ListenerClosed`` (or ``ServerClosed``) once closed."""
         if self.closed:
-            raise ListenerClosed()
+            raise self._error()
         item = await self._queue.get()
         if item is None:
             self._queue.put_nowait(None)  # wake the next waiter too
-            raise ListenerClosed()
+            raise self._error()
         return item
 
-    def close(self) -> None:
+    def close(self, *, server_closed: bool = False) -> None:
+        """Closes this route; ``server_closed``: the whole mux is closing, and ``accept`` says so."""
         if self.closed:
             return
         self.closed = True
+        if server_closed:
+            self._error = ServerClosed
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:

@@ -24,6 +24,7 @@ from mux.errors import (
     ListenerClosed,
     MuxError,
     NotMatched,
+    ServerClosed,
     SniffLimitExceeded,
 )
 from mux.matchers import MORE, NO, Verdict
@@ -794,3 +795,21 @@ async def test_untrusted_server_certificate_is_refused_by_the_client(
 
 def test_verdict_names() -> None:
     assert [v.value for v in Verdict] == ["match", "no", "more"]
+
+
+async def test_closing_the_mux_ends_accept_with_server_closed_and_closes_queued_connections() -> None:
+    """cmux TestClose and TestListenerClose: nothing accepted is leaked, accept says why it stopped."""
+    m = mux.Mux()
+    listener = m.listen("raw", mux.prefix(b"q"))
+    port = (await m.start()).sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"queued, never accepted")
+    for _ in range(100):  # bounded: until the connection waits in the listener's queue
+        if not listener._queue.empty():
+            break
+        await asyncio.sleep(0.01)
+    await m.close(grace=0.5)
+    assert await asyncio.wait_for(reader.read(), 2) == b""
+    with pytest.raises(ServerClosed, match="mux: server closed"):
+        await listener.accept()
+    writer.close()
