@@ -299,8 +299,8 @@ class Lessor:
             if lease is None:
                 raise ErrLeaseNotFound()
             rd = self._rd
+            keys = lease.keys()
         # The deletes reach back into detach(); the lock is not held across them, as in etcd.
-        keys = lease.keys()
         txn = rd() if rd is not None else None
         try:
             if txn is not None:
