@@ -1245,6 +1245,7 @@ def main(argv: Sequence[str]) -> int:
     settings = settings_from(args)
     progress = Progress(quiet=args.quiet)
     results = run(settings, progress)
+    results["command"] = " ".join(["python -m benchmarks.mux_bench", *argv])
     print(format_table(results))
     write_results(results, args.json)
     print(f"\nresults written to {_display(args.json)} ({results['elapsed_s']}s)")
