@@ -76,6 +76,15 @@ def _join(parent: str, name: str) -> str:
     return parent + name if parent.endswith("/") else parent + "/" + name
 
 
+class _CountedAsSuccess(v2error.Error):
+    """An error the store's counters record as a success.
+
+    etcd 3.4 compat: store.go returns some errors without assigning its named ``err``, so the deferred
+    stats update counts them as successes: the read-only root on update, compareAndSwap and delete; a
+    directory or a failed compare on compareAndDelete; a value given for a directory on update.
+    """
+
+
 def _compare_fail_cause(n: Node, which: int, prev_value: str, prev_index: int) -> str:
     if which == CompareIndexNotMatch:
         return f"[{prev_index} != {n.modified_index}]"
@@ -218,8 +227,8 @@ class Store:
         with self._lock:
             try:
                 e = self._update(node_path, new_value, expire_opts)
-            except v2error.Error:
-                self.stats.inc("update_fail")
+            except v2error.Error as err:
+                self.stats.inc("update_success" if isinstance(err, _CountedAsSuccess) else "update_fail")
                 raise
             self.stats.inc("update_success")
             return e
@@ -227,11 +236,11 @@ class Store:
     def _update(self, node_path: str, new_value: str, expire_opts: TTLOptionSet) -> Event:
         node_path = clean_path(node_path)
         if node_path in self.readonly_set:
-            raise v2error.Error(v2error.EcodeRootROnly, "/", self.current_index)
+            raise _CountedAsSuccess(v2error.EcodeRootROnly, "/", self.current_index)
         curr_index, next_index = self.current_index, self.current_index + 1
         n = self._internal_get(node_path)
         if n.is_dir() and new_value:
-            raise v2error.Error(v2error.EcodeNotFile, node_path, curr_index)
+            raise _CountedAsSuccess(v2error.EcodeNotFile, node_path, curr_index)
         if expire_opts.refresh:
             new_value = n.value
         now = self._clock()
@@ -266,8 +275,12 @@ class Store:
         with self._lock:
             try:
                 e = self._compare_and_swap(node_path, prev_value, prev_index, value, expire_opts)
-            except v2error.Error:
-                self.stats.inc("compare_and_swap_fail")
+            except v2error.Error as err:
+                self.stats.inc(
+                    "compare_and_swap_success"
+                    if isinstance(err, _CountedAsSuccess)
+                    else "compare_and_swap_fail"
+                )
                 raise
             self.stats.inc("compare_and_swap_success")
             return e
@@ -277,7 +290,7 @@ class Store:
     ) -> Event:
         node_path = clean_path(node_path)
         if node_path in self.readonly_set:
-            raise v2error.Error(v2error.EcodeRootROnly, "/", self.current_index)
+            raise _CountedAsSuccess(v2error.EcodeRootROnly, "/", self.current_index)
         n = self._internal_get(node_path)
         if n.is_dir():
             raise v2error.Error(v2error.EcodeNotFile, node_path, self.current_index)
@@ -309,8 +322,8 @@ class Store:
         with self._lock:
             try:
                 e = self._delete(node_path, is_dir, recursive)
-            except v2error.Error:
-                self.stats.inc("delete_fail")
+            except v2error.Error as err:
+                self.stats.inc("delete_success" if isinstance(err, _CountedAsSuccess) else "delete_fail")
                 raise
             self.stats.inc("delete_success")
             return e
@@ -318,7 +331,7 @@ class Store:
     def _delete(self, node_path: str, is_dir: bool, recursive: bool) -> Event:
         node_path = clean_path(node_path)
         if node_path in self.readonly_set:
-            raise v2error.Error(v2error.EcodeRootROnly, "/", self.current_index)
+            raise _CountedAsSuccess(v2error.EcodeRootROnly, "/", self.current_index)
         if recursive:
             is_dir = True
         n = self._internal_get(node_path)
@@ -339,8 +352,12 @@ class Store:
         with self._lock:
             try:
                 e = self._compare_and_delete(node_path, prev_value, prev_index)
-            except v2error.Error:
-                self.stats.inc("compare_and_delete_fail")
+            except v2error.Error as err:
+                self.stats.inc(
+                    "compare_and_delete_success"
+                    if isinstance(err, _CountedAsSuccess)
+                    else "compare_and_delete_fail"
+                )
                 raise
             self.stats.inc("compare_and_delete_success")
             return e
@@ -349,11 +366,11 @@ class Store:
         node_path = clean_path(node_path)
         n = self._internal_get(node_path)
         if n.is_dir():
-            raise v2error.Error(v2error.EcodeNotFile, node_path, self.current_index)
+            raise _CountedAsSuccess(v2error.EcodeNotFile, node_path, self.current_index)
         ok, which = n.compare(prev_value, prev_index)
         if not ok:
             cause = _compare_fail_cause(n, which, prev_value, prev_index)
-            raise v2error.Error(v2error.EcodeTestFailed, cause, self.current_index)
+            raise _CountedAsSuccess(v2error.EcodeTestFailed, cause, self.current_index)
         self.current_index += 1
         e = new_event(actions.CompareAndDelete, node_path, self.current_index, n.created_index)
         e.etcd_index = self.current_index

@@ -412,3 +412,22 @@ def test_failed_writes_do_not_advance_index(store: Store) -> None:
     error_of(store.compare_and_swap, "/1/a", "x", 0, "2")
     error_of(store.delete, "/1/missing")
     assert store.index() == 1
+
+
+def test_some_failures_count_as_successes_like_etcd(store: Store) -> None:
+    # etcd 3.4 compat: these error paths in store.go skip its stats' failure branch.
+    store.set("/1/k", False, "v")
+    store.set("/1/d", True, "")
+    error_of(store.compare_and_delete, "/1/k", "other", 0)
+    error_of(store.compare_and_delete, "/1/d", "", 0)
+    error_of(store.compare_and_delete, "/1/missing", "", 0)
+    error_of(store.update, "/1", "")
+    error_of(store.update, "/1/d", "value")
+    error_of(store.delete, "/1", True, True)
+    error_of(store.compare_and_swap, "/1", "a", 0, "b")
+    error_of(store.compare_and_swap, "/1/k", "other", 0, "b")
+    s = store.stats
+    assert (s.compare_and_delete_success, s.compare_and_delete_fail) == (2, 1)
+    assert (s.update_success, s.update_fail) == (2, 0)
+    assert (s.delete_success, s.delete_fail) == (1, 0)
+    assert (s.compare_and_swap_success, s.compare_and_swap_fail) == (1, 1)
