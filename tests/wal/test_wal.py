@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,3 +293,33 @@ def test_stale_segment_tmp_file_is_ignored(d: str) -> None:
         w.save(None, ents(1, 2), sync=True)
     Path(d, "0000000000000001-0000000000000003.wal.tmp").write_bytes(b"half a header")
     assert reopen(d)[2] == ents(1, 2)
+
+
+def test_another_process_cannot_open_a_wal_in_use(d: str) -> None:
+    WAL.create(d, b"m").close()
+    repo = Path(__file__).resolve().parents[2]
+    holder = (
+        "import sys\nfrom etcd.wal import WAL\nw = WAL.open(sys.argv[1])\nw.read_all()\n"
+        "print('holding', flush=True)\nsys.stdin.read()\nw.close()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, d],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=repo,
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == b"holding\n"
+        with pytest.raises(ErrLocked):
+            WAL.open(d)
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    WAL.open(d).close()
