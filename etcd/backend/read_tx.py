@@ -7,8 +7,9 @@ and ``authUsers`` share a prefix otherwise) and keeps each bucket contiguous and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
 from rocksdict import ReadOptions
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from etcd.backend.backend import Backend
 
 
+@functools.cache
 def bucket_prefix(bucket: bytes) -> bytes:
     """The RocksDB key prefix of ``bucket``; bucket names are 1 to 255 bytes."""
     if not 0 < len(bucket) < 256:
@@ -66,6 +68,24 @@ class ReadTx:
             out.append(kv)
             if limit and len(out) >= limit:
                 break
+        return out
+
+    def unsafe_get_many(self, bucket: bytes, keys: list[bytes]) -> list[bytes | None]:
+        """The values of ``keys`` (None where missing), in one RocksDB multi-get for those not pending."""
+        buf = self._be._buf
+        out: list[bytes | None] = [None] * len(keys)
+        todo: list[int] = []
+        for i, k in enumerate(keys):
+            found, value = buf.get(bucket, k)
+            if found:
+                out[i] = value
+            else:
+                todo.append(i)
+        if todo:
+            prefix = bucket_prefix(bucket)
+            got = cast(list[bytes | None], self._be._db.get([prefix + keys[i] for i in todo]))
+            for i, v in zip(todo, got, strict=True):
+                out[i] = v
         return out
 
     def unsafe_for_each(self, bucket: bytes, fn: Callable[[bytes, bytes], None]) -> None:

@@ -76,6 +76,9 @@ class KeyIndex:
         Raises:
             ErrRevisionNotFound: the key did not exist at ``at_rev``.
         """
+        last = self.generations[-1]
+        if last.revs and at_rev >= self.modified.main:  # the common case: the live key, read now
+            return self.modified, last.created, last.ver
         g = self.find_generation(at_rev)
         if g is None:
             raise ErrRevisionNotFound()

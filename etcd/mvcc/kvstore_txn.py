@@ -80,13 +80,12 @@ class TxnRead:
         revs, total = self._s.kvindex.revisions(key, end, rev, limit)
         if ro.count or not revs:
             return RangeResult([], cur_rev, total)
-        tx = self._tx
+        values = self._tx.unsafe_get_many(buckets.KEY, [rev_to_bytes(r) for r in revs])
         kvs = []
-        for r in revs:
-            got = tx.unsafe_range(buckets.KEY, rev_to_bytes(r))
-            if not got:
+        for r, v in zip(revs, values, strict=True):
+            if v is None:
                 raise RuntimeError(f"mvcc: revision {r} in the index is missing from the backend")
-            kvs.append(KeyValue.FromString(got[0][1]))
+            kvs.append(KeyValue.FromString(v))
         return RangeResult(kvs, cur_rev, total)
 
     def end(self) -> None:
