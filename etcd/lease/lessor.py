@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from etcd.lease import metrics
 from etcd.lease.lease_queue import LeaseExpiredNotifier, LeaseQueue, LeaseWithTime
 from etcd.lease.leasepb.lease_pb2 import Lease as LeasePB
 
@@ -281,6 +282,8 @@ class Lessor:
             self._lease_map[lease_id] = lease
             self._expired_notifier.register_or_update(LeaseWithTime(lease._notifier_time(), lease_id))
             lease.persist_to(self._b)
+            metrics.lease_total_ttls.observe(lease.ttl)
+            metrics.lease_granted.inc()
             if self._primary:
                 self._schedule_checkpoint_if_needed(lease)
             return lease
@@ -316,6 +319,7 @@ class Lessor:
                 with self._b.batch_tx() as tx:
                     tx.unsafe_delete(LEASE_BUCKET_NAME, int64_to_bytes(lease_id))
                 lease.revoked = True
+            metrics.lease_revoked.inc()
         finally:
             if txn is not None:
                 txn.end()
@@ -410,6 +414,7 @@ class Lessor:
         with self._lock:
             lease.refresh(0)
             self._expired_notifier.register_or_update(LeaseWithTime(lease._notifier_time(), lease_id))
+            metrics.lease_renewed.inc()
             return lease.ttl
 
     def promote(self, extend: int) -> None:

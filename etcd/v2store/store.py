@@ -21,7 +21,7 @@ from typing import Any
 
 from etcd.api import v2error
 from etcd.v2store import event as actions
-from etcd.v2store import gojson
+from etcd.v2store import gojson, metrics
 from etcd.v2store.event import Event, new_event
 from etcd.v2store.event_history import EventHistory
 from etcd.v2store.gotime import NS_PER_SECOND, PERMANENT
@@ -133,6 +133,7 @@ class Store:
         Raises ``v2error.Error`` 100 (no such key) or 104 (a path element is a key).
         """
         with self._lock:
+            metrics.read_counter.labels(metrics.GET_RECURSIVE if recursive else metrics.GET).inc()
             try:
                 n = self._internal_get(node_path)
             except v2error.Error:
@@ -171,17 +172,19 @@ class Store:
         107 for ``/`` and the namespaces.
         """
         with self._lock:
-            try:
-                e = self._internal_create(
-                    node_path, is_dir, value, unique, False, expire_opts.expire_time, actions.Create
-                )
-            except v2error.Error:
-                self.stats.inc("create_fail")
-                raise
-            e.etcd_index = self.current_index
-            self.watcher_hub.notify(e)
-            self.stats.inc("create_success")
-            return e
+            return self._counted(
+                actions.Create, "create", self._create, node_path, is_dir, value, unique, expire_opts
+            )
+
+    def _create(
+        self, node_path: str, is_dir: bool, value: str, unique: bool, expire_opts: TTLOptionSet
+    ) -> Event:
+        e = self._internal_create(
+            node_path, is_dir, value, unique, False, expire_opts.expire_time, actions.Create
+        )
+        e.etcd_index = self.current_index
+        self.watcher_hub.notify(e)
+        return e
 
     def set(
         self, node_path: str, is_dir: bool, value: str, expire_opts: TTLOptionSet = TTLOptionSet()
@@ -192,13 +195,7 @@ class Store:
         and keeps its value; only the TTL changes and watchers are not told.
         """
         with self._lock:
-            try:
-                e = self._set(node_path, is_dir, value, expire_opts)
-            except v2error.Error:
-                self.stats.inc("set_fail")
-                raise
-            self.stats.inc("set_success")
-            return e
+            return self._counted(actions.Set, "set", self._set, node_path, is_dir, value, expire_opts)
 
     def _set(self, node_path: str, is_dir: bool, value: str, expire_opts: TTLOptionSet) -> Event:
         n: Node | None = None
@@ -225,13 +222,7 @@ class Store:
         """Changes an existing key's value and TTL, or a directory's TTL (its value must stay empty:
         102 otherwise). Raises 100 if missing, 107 for ``/`` and the namespaces."""
         with self._lock:
-            try:
-                e = self._update(node_path, new_value, expire_opts)
-            except v2error.Error as err:
-                self.stats.inc("update_success" if isinstance(err, _CountedAsSuccess) else "update_fail")
-                raise
-            self.stats.inc("update_success")
-            return e
+            return self._counted(actions.Update, "update", self._update, node_path, new_value, expire_opts)
 
     def _update(self, node_path: str, new_value: str, expire_opts: TTLOptionSet) -> Event:
         node_path = clean_path(node_path)
@@ -273,17 +264,16 @@ class Store:
         missing, 107 for ``/`` and the namespaces.
         """
         with self._lock:
-            try:
-                e = self._compare_and_swap(node_path, prev_value, prev_index, value, expire_opts)
-            except v2error.Error as err:
-                self.stats.inc(
-                    "compare_and_swap_success"
-                    if isinstance(err, _CountedAsSuccess)
-                    else "compare_and_swap_fail"
-                )
-                raise
-            self.stats.inc("compare_and_swap_success")
-            return e
+            return self._counted(
+                actions.CompareAndSwap,
+                "compare_and_swap",
+                self._compare_and_swap,
+                node_path,
+                prev_value,
+                prev_index,
+                value,
+                expire_opts,
+            )
 
     def _compare_and_swap(
         self, node_path: str, prev_value: str, prev_index: int, value: str, expire_opts: TTLOptionSet
@@ -320,13 +310,7 @@ class Store:
         namespaces.
         """
         with self._lock:
-            try:
-                e = self._delete(node_path, is_dir, recursive)
-            except v2error.Error as err:
-                self.stats.inc("delete_success" if isinstance(err, _CountedAsSuccess) else "delete_fail")
-                raise
-            self.stats.inc("delete_success")
-            return e
+            return self._counted(actions.Delete, "delete", self._delete, node_path, is_dir, recursive)
 
     def _delete(self, node_path: str, is_dir: bool, recursive: bool) -> Event:
         node_path = clean_path(node_path)
@@ -350,17 +334,14 @@ class Store:
         """Removes a key only if it holds ``prev_value`` (empty: any) and was last modified at
         ``prev_index`` (0: any). Raises 101 when a test fails, 102 on a directory, 100 if missing."""
         with self._lock:
-            try:
-                e = self._compare_and_delete(node_path, prev_value, prev_index)
-            except v2error.Error as err:
-                self.stats.inc(
-                    "compare_and_delete_success"
-                    if isinstance(err, _CountedAsSuccess)
-                    else "compare_and_delete_fail"
-                )
-                raise
-            self.stats.inc("compare_and_delete_success")
-            return e
+            return self._counted(
+                actions.CompareAndDelete,
+                "compare_and_delete",
+                self._compare_and_delete,
+                node_path,
+                prev_value,
+                prev_index,
+            )
 
     def _compare_and_delete(self, node_path: str, prev_value: str, prev_index: int) -> Event:
         node_path = clean_path(node_path)
@@ -377,6 +358,18 @@ class Store:
         e.prev_node = n.repr(False, False, self._clock())
         n.remove(False, False, self._deleted_callback(e), self.ttl_key_heap, self.current_index)
         self.watcher_hub.notify(e)
+        return e
+
+    def _counted(self, action: str, stat: str, op: Callable[..., Event], *args: Any) -> Event:
+        # Runs one write, then counts it: in the stats (success or failure) and in the metrics.
+        try:
+            e = op(*args)
+        except v2error.Error as err:
+            self.stats.inc(f"{stat}_success" if isinstance(err, _CountedAsSuccess) else f"{stat}_fail")
+            raise
+        finally:
+            metrics.write_counter.labels(action).inc()
+        self.stats.inc(f"{stat}_success")
         return e
 
     def _deleted_callback(self, e: Event) -> Callable[[str], None]:
@@ -419,8 +412,9 @@ class Store:
             d = self._walk(dir_name, self._check_dir)
         except v2error.Error as err:
             # etcd 3.4 compat: store.go internalCreate counts a failed walk as a failed set whatever
-            # the operation, on top of the operation's own failure count.
+            # the operation, on top of the operation's own failure count (and one more write).
             self.stats.inc("set_fail")
+            metrics.write_counter.labels(action).inc()
             err.index = curr_index
             raise
         e = new_event(action, node_path, next_index, next_index)
@@ -521,6 +515,7 @@ class Store:
                     e.node.dir = True
                 self.ttl_key_heap.pop()
                 node.remove(True, True, self._deleted_callback(e), self.ttl_key_heap, self.current_index)
+                metrics.expire_counter.inc()
                 self.stats.inc("expire_count")
                 self.watcher_hub.notify(e)
                 expired.append(e)

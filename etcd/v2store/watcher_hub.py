@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from etcd.api import v2error
+from etcd.v2store import metrics
 from etcd.v2store.event import Event
 from etcd.v2store.event_history import EventHistory
 from etcd.v2store.watcher import Watcher
@@ -57,6 +58,7 @@ class WatcherHub:
         Raises:
             v2error.Error: 401 if ``index`` is older than the history, with ``index`` = ``store_index``.
         """
+        metrics.watch_requests.inc()
         try:
             event = self.event_history.scan(key, recursive, index)
         except v2error.Error as err:
@@ -73,6 +75,7 @@ class WatcherHub:
                 return w
             self._watchers.setdefault(key, []).append(w)
             self.count += 1
+            metrics.watcher_count.inc()
 
             def unregister() -> None:
                 with self._lock:
@@ -80,6 +83,7 @@ class WatcherHub:
                     if watchers is not None and w in watchers:
                         watchers.remove(w)
                         self.count -= 1
+                        metrics.watcher_count.dec()
                         if not watchers:
                             del self._watchers[key]
 
@@ -114,5 +118,6 @@ class WatcherHub:
                     w._unregister = None
                     watchers.remove(w)
                     self.count -= 1
+                    metrics.watcher_count.dec()
             if not watchers:
                 self._watchers.pop(node_path, None)

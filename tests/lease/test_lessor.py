@@ -381,3 +381,31 @@ def test_negative_lease_id_is_not_recovered(member: Member) -> None:
     member.lessor.grant(5, 10)
     member.reopen()
     assert [lease.id for lease in member.lessor.leases()] == [5]
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+
+
+def metric(name: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(name)
+    return 0.0 if value is None else value
+
+
+def test_metrics_count_grants_renewals_and_revocations(member: Member) -> None:
+    names = {
+        "granted": "etcd_debugging_lease_granted_total",
+        "renewed": "etcd_debugging_lease_renewed_total",
+        "revoked": "etcd_debugging_lease_revoked_total",
+        "ttl_count": "etcd_debugging_lease_ttl_total_count",
+        "ttl_sum": "etcd_debugging_lease_ttl_total_sum",
+    }
+    before = {k: metric(v) for k, v in names.items()}
+    member.lessor.promote(0)
+    member.lessor.grant(1, 10)
+    member.lessor.grant(2, 30)
+    member.lessor.renew(1)
+    member.lessor.revoke(2)
+    after = {k: metric(v) - before[k] for k, v in names.items()}
+    assert after == {"granted": 2, "renewed": 1, "revoked": 1, "ttl_count": 2, "ttl_sum": 40}

@@ -73,11 +73,13 @@ def test_recovery_reads_ring_starting_mid_buffer(clock: ManualClock) -> None:
     s = Store("/0", "/1", clock=clock)
     s.set("/1/k", False, "v")
     d = json.loads(s.save())
+
     def ev(i):
         return {
             "action": "set",
             "node": {"key": "/1/k", "value": str(i), "modifiedIndex": i, "createdIndex": i},
         }
+
     d["WatcherHub"]["EventHistory"] = {
         "Queue": {"Events": [ev(4), None, ev(2), ev(3)], "Size": 3, "Front": 2, "Back": 1, "Capacity": 4},
         "StartIndex": 2,

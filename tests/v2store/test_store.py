@@ -431,3 +431,30 @@ def test_some_failures_count_as_successes_like_etcd(store: Store) -> None:
     assert (s.update_success, s.update_fail) == (2, 0)
     assert (s.delete_success, s.delete_fail) == (1, 0)
     assert (s.compare_and_swap_success, s.compare_and_swap_fail) == (1, 1)
+
+
+def test_metrics_count_reads_writes_expiries_and_watchers(store: Store) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    names = [
+        ("etcd_debugging_store_reads_total", {"action": "get"}),
+        ("etcd_debugging_store_reads_total", {"action": "getRecursive"}),
+        ("etcd_debugging_store_writes_total", {"action": "set"}),
+        ("etcd_debugging_store_writes_total", {"action": "compareAndSwap"}),
+        ("etcd_debugging_store_expires_total", {}),
+        ("etcd_debugging_store_watch_requests_total", {}),
+        ("etcd_debugging_store_watchers", {}),
+    ]
+    before = [sample(n, **lbl) for n, lbl in names]
+    store.set("/1/k", False, "v", ttl(1))
+    store.get("/1/k")
+    error_of(store.get, "/1/missing", recursive=True)
+    error_of(store.compare_and_swap, "/1/k", "x", 0, "y")
+    w = store.watch("/1/other")
+    store.watch("/1/another")
+    w.remove()
+    store.delete_expired_keys(T0 + SECOND)
+    assert [sample(n, **lbl) - b for (n, lbl), b in zip(names, before, strict=True)] == [1, 1, 1, 1, 1, 2, 1]
