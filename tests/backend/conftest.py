@@ -16,6 +16,7 @@ def open_backend(tmp_path) -> Iterator[Callable[..., Backend]]:
 
     def _open(name: str = "db", **kw: object) -> Backend:
         kw.setdefault("batch_interval", 0)  # no timer thread unless a test asks for one
+        kw.setdefault("sync", False)  # fsync adds nothing a test can observe without a power cut
         be = Backend(str(tmp_path / name), **kw)  # type: ignore[arg-type]
         opened.append(be)
         return be

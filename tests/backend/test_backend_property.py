@@ -22,7 +22,7 @@ class BackendMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="backend-prop-")
         self.path = self.dir + "/db"
-        self.be = Backend(self.path, batch_interval=0, batch_limit=5)
+        self.be = Backend(self.path, batch_interval=0, batch_limit=5, sync=False)
         self.model: dict[bytes, dict[bytes, bytes]] = {b: {} for b in (buckets.KEY, buckets.META,
                                                                        buckets.AUTH, buckets.AUTH_USERS)}
         self.committed = {b: dict(d) for b, d in self.model.items()}
@@ -63,7 +63,7 @@ class BackendMachine(RuleBasedStateMachine):
     def reopen_after_close(self):
         self.steps_since_reopen = 0
         self.be.close()
-        self.be = Backend(self.path, batch_interval=0, batch_limit=5)
+        self.be = Backend(self.path, batch_interval=0, batch_limit=5, sync=False)
         self._note_commit()
 
     @rule(bucket=BUCKETS, start=KEYS, end=KEYS, limit=st.integers(0, 4))

@@ -56,7 +56,7 @@ class MVCCMachine(RuleBasedStateMachine):
         self.reopened_at = 0
 
     def _open(self) -> None:
-        self.be = Backend(self.dir + "/db", batch_interval=0, batch_limit=7)
+        self.be = Backend(self.dir + "/db", batch_interval=0, batch_limit=7, sync=False)
         self.store = WatchableStore(self.be, compaction_batch_limit=3, compaction_pause=0)
         self.app = Applier(self.store)
 
@@ -158,5 +158,5 @@ class MVCCMachine(RuleBasedStateMachine):
         assert self.store.rev() == self.rev
 
 
-MVCCMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
+MVCCMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=40, deadline=None)
 TestMVCC = MVCCMachine.TestCase

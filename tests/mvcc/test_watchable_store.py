@@ -242,7 +242,7 @@ def test_background_loop_catches_up(store):
 def test_restore_moves_watchers_to_catch_up_from_new_data(store, tmp_path):
     ws = store.new_watch_stream()
     ws.watch(b"a")
-    other = Backend(str(tmp_path / "other"), batch_interval=0)
+    other = Backend(str(tmp_path / "other"), batch_interval=0, sync=False)
     try:
         leader = KVStore(other)
         leader.put(b"a", b"from-leader")
