@@ -42,7 +42,7 @@ class ErrDecoderNotFound(WALError):
 
 
 class ErrSliceOutOfRange(WALError):
-    # etcd 3.5 compat: wal/wal.go ErrSliceOutOfRange; 3.4 panics on an entry index gap instead.
+    # etcd 3.4 compat: wal/wal.go ErrSliceOutOfRange (later 3.4 releases), for an entry index gap.
     message = "wal: slice bounds out of range"
 
 

@@ -1,8 +1,8 @@
-"""The WAL's Prometheus metrics, named as etcd 3.4's ``wal/metrics.go``."""
+"""The WAL's Prometheus metrics, named and typed as etcd 3.4's ``wal/metrics.go``."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Gauge, Histogram
 
 wal_fsync_duration_seconds = Histogram(
     "etcd_disk_wal_fsync_duration_seconds",
@@ -10,7 +10,8 @@ wal_fsync_duration_seconds = Histogram(
     buckets=[0.001 * 2**i for i in range(14)],
 )
 
-wal_write_bytes = Counter(
-    "etcd_disk_wal_write_bytes",
+# etcd 3.4 compat: wal/metrics.go walWriteBytes is a gauge whose name ends in _total.
+wal_write_bytes = Gauge(
+    "etcd_disk_wal_write_bytes_total",
     "Total number of bytes written in WAL.",
 )

@@ -42,8 +42,9 @@ from etcd.wal.fileutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, tr
 from etcd.wal.names import exist, is_valid_seq, parse_wal_name, read_wal_names, search_index, wal_name
 from etcd.wal.walpb.record_pb2 import Snapshot as WalSnapshot
 
-# etcd 3.4 compat: wal/wal.go SegmentSizeBytes; segments are cut, not preallocated, at this size.
-SEGMENT_SIZE_BYTES = 64 * 1024 * 1024
+# etcd 3.4 compat: wal/wal.go SegmentSizeBytes ("64MB", decimal); segments are cut at this size but, unlike
+# etcd's, not preallocated.
+SEGMENT_SIZE_BYTES = 64 * 1000 * 1000
 
 
 @dataclass
