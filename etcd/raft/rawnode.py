@@ -210,10 +210,14 @@ class RawNode:
     def has_ready(self) -> bool:
         """Whether ``ready()`` has anything to hand out."""
         r = self.raft
-        if r.soft_state() != self._prev_soft_st:
+        # Compared field by field: this runs after every input, and building the states costs more.
+        ps = self._prev_soft_st
+        if r.lead != ps.lead or r.state != ps.raft_state:
             return True
-        hs = r.hard_state()
-        if not is_empty_hard_state(hs) and hs != self._prev_hard_st:
+        ph = self._prev_hard_st
+        commit = r.raft_log.committed
+        changed = r.term != ph.term or r.vote != ph.vote or commit != ph.commit
+        if changed and (r.term or r.vote or commit):
             return True
         if r.raft_log.has_pending_snapshot():
             return True

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from etcd.raft.raft import Config, ErrProposalDropped, StateType
 from etcd.raft.raftpb import raft_pb2 as pb
 from etcd.raft.raftpb.raft_pb2 import ConfChange, ConfState, Entry, Message, Snapshot
-from etcd.raft.rawnode import ErrStepPeerNotFound, RawNode, Ready
+from etcd.raft.rawnode import ErrStepPeerNotFound, Peer, RawNode, Ready
 from etcd.raft.read_only import ReadOnlyOption
 from etcd.raft.storage import MemoryStorage
 
@@ -44,6 +44,8 @@ class ClusterNode:
     state: bytes = bytes(16)
     conf_state: ConfState = field(default_factory=ConfState)
     restarts: int = 0
+    # Set once the node has applied its own removal; a removed node is stopped for good.
+    removed: bool = False
 
     @property
     def alive(self) -> bool:
@@ -75,13 +77,18 @@ class Cluster:
         self.cfg = config or ClusterConfig()
         self.rand = random.Random(seed)
         self.nodes: dict[int, ClusterNode] = {}
+        # Members whose removal some node has applied; the transport refuses their messages, as
+        # etcd's rafthttp refuses a removed member's streams.
+        self.removed_ids: set[int] = set()
         # Called with each Ready after it is persisted and applied, before advance (for checkers).
         self.on_ready: Callable[[ClusterNode, Ready], None] | None = None
         for i in self.ids:
-            st = MemoryStorage(ConfState(voters=self.ids))
-            cn = ClusterNode(id=i, storage=st, node=None, conf_state=ConfState(voters=self.ids))
-            self.nodes[i] = cn
-            cn.node = RawNode(self._config(i, st, 0))
+            # Bootstrapped as etcd does: the initial membership is in the log (entries 1..n), so a
+            # member added later learns it by replaying the log, as it would in a real cluster.
+            st = MemoryStorage()
+            node = RawNode(self._config(i, st, 0))
+            node.bootstrap([Peer(p) for p in self.ids])
+            self.nodes[i] = ClusterNode(id=i, storage=st, node=node)
 
     def _config(self, id_: int, storage: MemoryStorage, applied: int) -> Config:
         c = self.cfg
@@ -128,6 +135,10 @@ class Cluster:
                 self.on_ready(cn, rd)
             node.advance(rd)
             readies.append(rd)
+            if cn.removed:
+                # etcd stops a member once it applies its own removal.
+                cn.node = None
+                break
         return msgs, readies
 
     @staticmethod
@@ -140,8 +151,8 @@ class Cluster:
         cn.conf_state = ConfState()
         cn.conf_state.CopyFrom(snap.metadata.conf_state)
 
-    @staticmethod
-    def _apply(cn: ClusterNode, node: RawNode, e: Entry) -> None:
+    def _apply(self, cn: ClusterNode, node: RawNode, e: Entry) -> None:
+        """Apply ``e``: membership changes to raft, every entry to the hash chain."""
         if e.index <= cn.applied_index:
             raise AssertionError(f"node {cn.id} applies {e.index} after {cn.applied_index}")
         if e.index != cn.applied_index + 1:
@@ -150,13 +161,17 @@ class Cluster:
             cc = ConfChange()
             cc.ParseFromString(e.data)
             cn.conf_state = node.apply_conf_change(cc)
+            if cc.type == pb.ConfChangeRemoveNode:
+                self.removed_ids.add(cc.node_id)
+                if cc.node_id == cn.id:
+                    cn.removed = True
         cn.state = chain(cn.state, e)
         cn.applied_index = e.index
 
     def step(self, m: Message) -> bool:
         """Deliver ``m`` to its recipient; False if it is down or refused it."""
         cn = self.nodes.get(m.to)
-        if cn is None or cn.node is None:
+        if cn is None or cn.node is None or m.from_ in self.removed_ids:
             return False
         try:
             cn.node.step(m)
@@ -207,11 +222,28 @@ class Cluster:
         """Lose everything of ``id_`` but its storage (entries, hard state, snapshot)."""
         self.nodes[id_].node = None
 
+    def add_node(self, id_: int) -> None:
+        """Start a new, empty member ``id_`` that learns the log (and its membership) from the leader.
+
+        Propose its addition (``ConfChangeAddLearnerNode`` or ``ConfChangeAddNode``) separately.
+        """
+        if id_ in self.nodes:
+            raise AssertionError(f"node {id_} exists")
+        st = MemoryStorage()
+        self.nodes[id_] = ClusterNode(id=id_, storage=st, node=RawNode(self._config(id_, st, 0)))
+        self.ids = sorted(self.nodes)
+
+    def members(self) -> list[int]:
+        """IDs of the nodes not removed (running or crashed)."""
+        return [i for i in self.ids if not self.nodes[i].removed]
+
     def restart(self, id_: int) -> None:
         """Start ``id_`` again from its storage, its state machine rebuilt from the snapshot."""
         cn = self.nodes[id_]
         if cn.node is not None:
             raise AssertionError(f"node {id_} is running")
+        if cn.removed:
+            raise AssertionError(f"node {id_} was removed")
         snap = cn.storage.snapshot()
         if snap.metadata.index:
             self._restore(cn, snap)
