@@ -9,7 +9,7 @@ the RFCs. The frame encoder, frame walker and HPACK helpers below are deliberate
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +86,7 @@ def first(data: bytes, frame_type: int, flags: int | None = None) -> Frame:
     return next(f for f in frames_of(data) if f.type == frame_type and (flags is None or f.flags == flags))
 
 
-def encode_block(headers: Sequence[tuple[str, str]] | Iterable[object], *, huffman: bool) -> bytes:
+def encode_block(headers: Iterable[object], *, huffman: bool) -> bytes:
     """An HPACK header block from a fresh ``hpack`` encoder (RFC 7541)."""
     encoder = hpack.Encoder()
     return encoder.encode(list(headers), huffman=huffman)  # type: ignore[arg-type]
