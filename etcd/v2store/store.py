@@ -531,6 +531,7 @@ class Store:
     def save(self) -> bytes:
         """The tree, index, event history and counters as etcd's JSON (watchers are not saved)."""
         with self._lock:
+            # A deep copy in plain dicts (etcd's Clone); the slower encoding runs without the lock.
             state: dict[str, Any] = {
                 "Root": self.root.to_save(),
                 "WatcherHub": {"EventHistory": self.watcher_hub.event_history.to_save()},
@@ -538,7 +539,7 @@ class Store:
                 "Stats": self.stats.to_dict(),
                 "CurrentVersion": self.current_version,
             }
-            return gojson.dumps(state).encode()
+        return gojson.dumps(state).encode()
 
     def recovery(self, state: bytes) -> None:
         """Replaces the tree, index, history and counters with a ``save()``d state.
