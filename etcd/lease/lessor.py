@@ -339,7 +339,7 @@ class Lessor:
 
     # -- the key-value store's hook ------------------------------------------------------------------
 
-    def attach(self, lease_id: int, items: Iterable[bytes]) -> None:
+    def attach(self, lease_id: int, keys: Iterable[bytes]) -> None:
         """Attaches keys to a lease (an empty list only checks it exists).
 
         Raises:
@@ -349,11 +349,11 @@ class Lessor:
             lease = self._lease_map.get(lease_id)
             if lease is None:
                 raise ErrLeaseNotFound()
-            for key in items:
+            for key in keys:
                 lease._items.add(key)
                 self._item_map[key] = lease_id
 
-    def detach(self, lease_id: int, items: Iterable[bytes]) -> None:
+    def detach(self, lease_id: int, keys: Iterable[bytes]) -> None:
         """Detaches keys from a lease.
 
         Raises:
@@ -363,7 +363,7 @@ class Lessor:
             lease = self._lease_map.get(lease_id)
             if lease is None:
                 raise ErrLeaseNotFound()
-            for key in items:
+            for key in keys:
                 lease._items.discard(key)
                 self._item_map.pop(key, None)
 
