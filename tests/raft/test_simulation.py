@@ -55,8 +55,23 @@ class Checker:
         default_factory=dict
     )  # (node, restarts) -> last commit index
     new_leaders_checked: set[tuple[int, int]] = field(default_factory=set)
+    # ReadIndex request context -> the highest commit index any member knew when it was issued.
+    reads: dict[bytes, int] = field(default_factory=dict)
+    reads_answered: int = 0
+
+    def issue_read(self, ctx: bytes) -> None:
+        self.reads[ctx] = max(
+            (cn.node.raft.raft_log.committed for cn in self.cluster.nodes.values() if cn.node is not None),
+            default=0,
+        )
 
     def on_ready(self, cn: ClusterNode, rd: Ready) -> None:
+        for rs in rd.read_states:
+            # Linearizable reads (thesis §6.4): a read sees every write committed before it began.
+            floor = self.reads[rs.request_ctx]
+            if rs.index < floor:
+                raise SafetyViolation(f"read {rs.request_ctx!r} at index {rs.index} misses commit {floor}")
+            self.reads_answered += 1
         st = cn.storage
         for e in rd.entries:
             try:
@@ -178,6 +193,14 @@ class Schedule:
             elif x < 0.965:
                 if membership:
                     self._change_membership()
+            elif x < 0.985:
+                i = rng.choice(c.members())
+                node = c.nodes[i].node
+                if node is not None:
+                    ctx = b"read%d" % step
+                    ck.issue_read(ctx)
+                    node.read_index(ctx)
+                    self._flush(i)
             elif faults:
                 y = rng.random()
                 if y < 0.4:
