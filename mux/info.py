@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from mux.proxy_protocol import ProxyHeader
 from mux.tls_hello import ClientHello
@@ -31,9 +31,12 @@ class TLSInfo:
     peer_certificate_dict: dict[str, object] | None = None  # ssl's decoded form, when verified
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class ConnectionInfo:
-    """One client connection as the mux saw it; immutable, replaced (not changed) as layers are peeled."""
+    """One client connection as the mux saw it. The mux fills it in while matching; treat it as read-only.
+
+    Behind TLS termination a new one describes the plaintext connection, with ``outer`` the one before.
+    """
 
     id: int
     peer: Address  # the TCP peer of the accepted socket
@@ -44,9 +47,6 @@ class ConnectionInfo:
     client_hello: ClientHello | None = None
     tls: TLSInfo | None = None
     outer: ConnectionInfo | None = field(default=None, repr=False)  # before TLS termination
-
-    def with_route(self, route: str) -> ConnectionInfo:
-        return replace(self, route=route)
 
 
 class PeerRegistry:

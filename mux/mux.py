@@ -19,7 +19,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import cast
 
 from mux import h2
@@ -194,13 +194,8 @@ class _Sniffer(asyncio.Protocol):
                     if header.command == "PROXY" and header.source is not None
                     else self.info.peer
                 )
-                self.info = ConnectionInfo(
-                    id=self.info.id,
-                    peer=self.info.peer,
-                    local=self.info.local,
-                    client=client,
-                    proxy_header=header,
-                )
+                self.info.client = client
+                self.info.proxy_header = header
         seen = bytes(self.buffer[self.offset :]) if self.offset else bytes(self.buffer)
         capped = len(seen) > self.mux.max_sniff_bytes
         final = self.eof or capped
@@ -296,14 +291,12 @@ class _Sniffer(asyncio.Protocol):
             replay = stripper.feed(replay)
             if stripper.done:
                 stripper = None
-        info = self.info.with_route(route.name)
-        hello = (
-            _client_hello(self.probes[self.router.routes.index(route)])
-            if route in self.router.routes
-            else None
-        )
-        if hello is not None:
-            info = replace(info, client_hello=hello)
+        info = self.info
+        info.route = route.name
+        if route is not self.router.fallback:
+            hello = _client_hello(self.probes[self.router.routes.index(route)])
+            if hello is not None:
+                info.client_hello = hello
         handoff = Handoff(
             transport=self.transport,
             replay=replay,

@@ -247,16 +247,23 @@ class ProxyTarget:
             client.resume_reading()
 
     def _proxy_header(self, handoff: Handoff) -> bytes:
+        """The PROXY header naming the original client; UNKNOWN (v1) or LOCAL (v2) when it cannot."""
         if self.send_proxy_protocol is None:
             return b""
         info = handoff.info
-        source = info.client if isinstance(info.client, tuple) else None
-        destination = info.local if isinstance(info.local, tuple) else None
-        if self.send_proxy_protocol == 1:
-            if source is None or destination is None:
-                return b"PROXY UNKNOWN\r\n"
-            return build_v1(source[:2], destination[:2])
-        return build_v2(source[:2] if source else None, destination[:2] if destination else None)
+        source = info.client[:2] if isinstance(info.client, tuple) else None
+        destination = info.local[:2] if isinstance(info.local, tuple) else None
+        known = (
+            source is not None
+            and destination is not None
+            and (":" in source[0]) == (":" in destination[0])  # the builders need one address family
+        )
+        try:
+            if self.send_proxy_protocol == 1:
+                return build_v1(source, destination) if known else b"PROXY UNKNOWN\r\n"
+            return build_v2(source, destination) if known else build_v2(None, None)
+        except ValueError:
+            return b"PROXY UNKNOWN\r\n" if self.send_proxy_protocol == 1 else build_v2(None, None)
 
 
 def proxy_to(
