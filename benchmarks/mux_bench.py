@@ -153,6 +153,14 @@ class PairResult:
     def round_ratios(self) -> list[float]:
         return [m / d for m, d in zip(self.mux, self.direct, strict=False) if d]
 
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Server CPU per unit of work, direct / mux, median over rounds: the throughput ratio to expect
+        where the server's CPU is the limit. Steadier than ``ratio`` on a busy machine, since CPU time
+        spent per request hardly depends on how much of the machine other processes take."""
+        ratios = [d / m for d, m in zip(self.direct_cpu, self.mux_cpu, strict=False) if m and d]
+        return statistics.median(ratios) if ratios else None
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(
@@ -161,6 +169,7 @@ class PairResult:
             ratio=self.ratio,
             ratio_of_medians=self.ratio_of_medians,
             round_ratios=self.round_ratios,
+            cpu_ratio=self.cpu_ratio,
             direct_cpu_median=_median(self.direct_cpu),
             mux_cpu_median=_median(self.mux_cpu),
             meets_target=None if self.target_ratio is None else self.ratio >= self.target_ratio,
@@ -409,6 +418,21 @@ class _StandInTransport:
     def __init__(self) -> None:
         self.written = 0
         self.closed = False
+        self.protocol: Any = None
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+    def is_reading(self) -> bool:
+        return True
+
+    def pause_reading(self) -> None:
+        pass
+
+    resume_reading = pause_reading
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 2379)}.get(name, default)
@@ -436,22 +460,42 @@ class _DropTarget:
         handoff.finished()
 
 
-def _runtime_mux() -> tuple[Any, dict[str, _DropTarget]]:
-    from mux import Mux
+class _NullProtocols:
+    """A protocol factory for ``serve_protocol``: counts the connections it serves, ignores their bytes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> asyncio.Protocol:
+        self.count += 1
+        return asyncio.Protocol()
+
+
+def _runtime_mux(*, serve_http1: bool = False) -> tuple[Any, dict[str, Any]]:
+    """The etcd-like routes, each to a target that counts; HTTP/1 to a real protocol hand-off if asked."""
+    from mux import Mux, serve_protocol
 
     mux = Mux()  # defaults: a 10 s match deadline (a timer per connection) and a 64 KiB sniff cap
-    targets = {}
+    targets: dict[str, Any] = {}
     for name, matchers in etcd_route_matchers():
-        targets[name] = _DropTarget()
-        mux.route(name, *matchers, target=targets[name])
+        if name == "http1" and serve_http1:
+            targets[name] = _NullProtocols()
+            mux.route(name, *matchers, target=serve_protocol(targets[name]))
+        else:
+            targets[name] = _DropTarget()
+            mux.route(name, *matchers, target=targets[name])
     return mux, targets
 
 
 def _runtime_once(mux: Any, chunks: Sequence[bytes]) -> None:
+    """One connection in the runtime, minus the socket: accepted, fed ``chunks``, handed off, closed."""
+    transport = _StandInTransport()
     protocol = mux._accept()  # the protocol the listening socket would give this connection
-    protocol.connection_made(_StandInTransport())
+    transport.protocol = protocol
+    protocol.connection_made(transport)
     for chunk in chunks:
-        protocol.data_received(chunk)
+        transport.protocol.data_received(chunk)
+    transport.protocol.connection_lost(None)  # the client goes: the route's target hears it
 
 
 def bench_sniff(
@@ -507,6 +551,15 @@ def bench_sniff(
             chosen = [n for n, t in targets.items() if t.count > before[n]]
             outcome = chosen[0] if chosen else "none"
             record("runtime", "mux", sample, outcome, partial(_runtime_once, mux, sample.chunks))
+        # The same with HTTP/1 handed to a protocol as serve_protocol(aiohttp's server) would be.
+        mux, targets = _runtime_mux(serve_http1=True)
+        for sample in samples:
+            if sample.kind == "http1":
+                before = targets["http1"].count
+                _runtime_once(mux, sample.chunks)
+                outcome = "http1" if targets["http1"].count > before else "none"
+                call = partial(_runtime_once, mux, sample.chunks)
+                record("runtime", "mux+serve", sample, outcome, call)
 
     async def in_loop() -> None:
         runtime_cases()  # the runtime arms its match deadline on the running loop
@@ -654,7 +707,20 @@ class BenchServers:
         return self.proc.pid
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (all its threads), from /proc."""
+        """CPU time of the server process so far, summed over its live threads (grpcio runs several).
+
+        From each thread's ``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds); where that is missing,
+        from ``/proc/<pid>/stat`` in clock ticks (10 ms), too coarse for the smallest runs.
+        """
+        total_ns = 0
+        try:
+            for task in Path(f"/proc/{self.pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):  # a thread may end meanwhile
+                    total_ns += int((task / "schedstat").read_text().split()[0])
+        except OSError:
+            total_ns = 0
+        if total_ns:
+            return total_ns / 1e9
         try:
             stat = Path(f"/proc/{self.pid}/stat").read_text()
         except OSError:
@@ -1123,14 +1189,14 @@ def format_table(results: dict[str, Any]) -> str:
     sniff = results.get("sniff") or []
     if sniff:
         lines.append("Sniff cost per connection (µs, median of rounds; in process, no socket)")
-        lines.append(f"  {'group':9s}  {'subject':7s}  {'input':44s} {'bytes':>5s} {'chunks':>6s}  "
+        lines.append(f"  {'group':9s}  {'subject':9s}  {'input':44s} {'bytes':>5s} {'chunks':>6s}  "
                      f"{'outcome':9s} {'median':>8s} {'min':>8s}  target")  # fmt: skip
         for s in sniff:
             target = ""
             if s["target_us"] is not None:
                 target = f"<= {s['target_us']:g} {'ok' if s['meets_target'] else 'MISSED'}"
             lines.append(
-                f"  {s['group']:9s}  {s['subject']:7s}  {s['sample'][:44]:44s} {s['sample_bytes']:5d} "
+                f"  {s['group']:9s}  {s['subject']:9s}  {s['sample'][:44]:44s} {s['sample_bytes']:5d} "
                 f"{s['chunks']:6d}  {s['outcome']:9s} {s['us_median']:8.2f} {s['us_min']:8.2f}  {target}"
             )
     pairs = results.get("pairs") or []
@@ -1139,9 +1205,11 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append("")
         lines.append("Side by side, alternating rounds: medians; ratio = mux / direct, median of the rounds' "
                      "ratios (m/m: of the medians)")  # fmt: skip
-        header = (f"  {'benchmark':11s} {'unit':7s} {'direct':>9s} {'via mux':>9s} {'ratio':>6s} {'m/m':>6s}"
-                  f"  {'target':13s} {'CPU direct':>10s} {'CPU mux':>9s}  cpu unit")  # fmt: skip
-        lines.append(header)
+        columns = (
+            f"{'benchmark':11s} {'unit':7s} {'direct':>9s} {'via mux':>9s} {'ratio':>6s} {'m/m':>6s}  ",
+            f"{'target':13s} {'CPU direct':>10s} {'CPU mux':>9s} {'CPU ratio':>9s}  cpu unit",
+        )
+        lines.append("  " + "".join(columns))
         for p in pairs:
             if not p["direct"] or not p["mux"]:
                 lines.append(f"  {p['name']:11s} not measured: {'; '.join(p['errors'])}")
@@ -1153,9 +1221,15 @@ def format_table(results: dict[str, Any]) -> str:
             cpu_m = "-" if p["mux_cpu_median"] is None else f"{p['mux_cpu_median']:.1f}"
             lines.append(
                 f"  {p['name']:11s} {p['unit']:7s} {p['direct_median']:9.0f} {p['mux_median']:9.0f} "
-                f"{p['ratio']:6.3f} {p['ratio_of_medians']:6.3f}  {target:13s} {cpu_d:>10s} {cpu_m:>9s}  "
-                f"{p['cpu_unit']}"
+                f"{p['ratio']:6.3f} {p['ratio_of_medians']:6.3f}  {target:13s} {cpu_d:>10s} {cpu_m:>9s} "
+                f"{'-' if p['cpu_ratio'] is None else format(p['cpu_ratio'], '.3f'):>9s}  {p['cpu_unit']}"
             )
+        lines.append(
+            "  (CPU: the server process's CPU time per unit of work; CPU ratio = direct / mux, the ratio"
+        )
+        lines.append(
+            "   to expect when the server's CPU is the limit, steadier than throughput on a busy machine)"
+        )
         lines.append("")
         for p in pairs:
             lines.append(f"  {p['name']}: {p['direct_label']} vs {p['mux_label']}; tool: {p['tool']}")

@@ -37,6 +37,8 @@ def assert_pair(pair: PairResult, rounds: int, *, direct_cpu: bool = True) -> No
     assert len(pair.round_ratios) == rounds
     out = pair.to_json()
     assert out["ratio"] == pair.ratio and out["direct_median"] > 0 and out["mux_median"] > 0
+    cpu_ratio = pair.cpu_ratio
+    assert cpu_ratio is not None and cpu_ratio > 0 if direct_cpu else cpu_ratio is None
     assert out["meets_target"] in ((None,) if pair.target_ratio is None else (True, False))
     json.dumps(out)  # what the results file holds must serialise
 
