@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from etcd.raft.raftpb.raft_pb2 import Entry, HardState
 from etcd.wal import WAL, WALError
@@ -193,3 +195,38 @@ def test_power_loss_zero_sector_inside_the_last_record_is_a_torn_tail(tmp_path: 
     _, st, ents = WAL.open(d).read_all()
     assert st == HardState(term=1, commit=1)
     assert [e.data for e in ents] == [b"a"]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Log, bytes]:
+    log = build_log(str(tmp_path_factory.mktemp("template")), n=9)
+    return log, Path(log.path).read_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["overwrite", "append", "truncate_append"]),
+    where=st.floats(0, 1),
+    junk=st.binary(min_size=1, max_size=64),
+)
+def test_random_damage_gives_a_clean_prefix_or_an_error(
+    template: tuple[Log, bytes], kind: str, where: float, junk: bytes
+) -> None:
+    log, original = template
+    at = int(where * len(original))
+    if kind == "overwrite":
+        damaged = original[:at] + junk + original[at + len(junk) :]
+    elif kind == "append":
+        damaged = original + junk
+    else:
+        damaged = original[:at] + junk
+    Path(log.path).write_bytes(damaged)
+    try:
+        got = read(os.path.dirname(log.path), writable=False)
+    except WALError:
+        return
+    finally:
+        Path(log.path).write_bytes(original)
+    assert got in log.states
+    if kind == "append":
+        assert got == log.states[-1]  # bytes after the last record are never taken for records
