@@ -21,11 +21,13 @@ class Watcher:
     A one-shot watcher (``stream`` false) receives one event and is then removed from the store; a
     stream watcher stays until ``remove()`` or until it falls ``EVENT_QUEUE_CAPACITY`` events behind,
     when the store drops it. ``removed`` tells the consumer no more events will come once the queue
-    is drained. ``start_index`` is the store index when the watch began (``X-Etcd-Index``).
+    is drained. A watcher answered from the history at once is never registered: it holds that one
+    event and nothing follows, though ``removed`` stays false (etcd keeps such a stream open, silent).
+    ``start_index`` is the store index when the watch began (``X-Etcd-Index``).
 
     ``notify``, if given, is called (with no arguments, while the store is busy applying a change)
-    after each event is queued and when the watcher is dropped; it must only schedule work, e.g.
-    ``loop.call_soon_threadsafe(wakeup.set)``.
+    after each event is queued and when the watcher is dropped, the first time possibly before
+    ``Store.watch`` returns; it must only schedule work, e.g. ``loop.call_soon_threadsafe(wakeup.set)``.
     """
 
     def __init__(
