@@ -54,7 +54,10 @@ class Ready:
     """What the caller must do, in this order, before calling ``RawNode.advance``.
 
     A follower's messages (votes, append acks) promise that ``hard_state`` and ``entries`` are on
-    disk: send them only after the save has returned (thesis §3.8).
+    disk: send them only after the save has returned (thesis §3.8). The leader's too: like etcd
+    3.4's raft, the leader counts its own new entries as acknowledged when it appends them, so its
+    commit index may cover entries it has not saved yet; sending before the save returns (thesis
+    §10.2.1's parallel write) would let followers apply an entry that only one of them holds durably.
     """
 
     soft_state: SoftState | None  # leader and role, if changed: observe, never persist
