@@ -7,8 +7,10 @@ verdict is decided: MORE before it, the final verdict from there on and whatever
 
 from __future__ import annotations
 
+import ast
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import hpack
 import pytest
@@ -779,3 +781,35 @@ def test_stateless_matchers_need_no_output() -> None:
 def test_verdict_values() -> None:
     assert [v.value for v in Verdict] == ["match", "no", "more"]
     assert (MATCH, NO, MORE) == (Verdict.MATCH, Verdict.NO, Verdict.MORE)
+
+
+IO_MODULES = {"asyncio", "socket", "ssl", "selectors", "threading", "subprocess", "uvloop", "time", "os"}
+
+
+def imports_of(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            if node.module == "mux":
+                names.update(f"mux.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_sans_io_modules_import_no_io() -> None:
+    # STYLE §2.8: matchers.py and what it builds on stay pure; the runtime lives in mux.py.
+    root = Path(__file__).resolve().parents[2] / "mux"
+    todo, seen = ["mux.matchers"], set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = root / f"{module.split('.', 1)[1]}.py"
+        for name in imports_of(path):
+            assert name.split(".")[0] not in IO_MODULES, f"{module} imports {name}"
+            if name.startswith("mux.") and (root / f"{name.split('.', 1)[1]}.py").exists():
+                todo.append(name)
+    assert {"mux.matchers", "mux.h2", "mux.tls_hello", "mux.proxy_protocol"} <= seen
