@@ -813,3 +813,21 @@ async def test_closing_the_mux_ends_accept_with_server_closed_and_closes_queued_
     with pytest.raises(ServerClosed, match="mux: server closed"):
         await listener.accept()
     writer.close()
+
+
+async def test_preface_only_client_after_a_one_byte_decoy() -> None:
+    """cmux TestHTTP2: a decoy that wants 1 byte says NO; the app reads exactly the preface, then EOF."""
+    m = mux.Mux()
+    m.route("decoy", mux.prefix(b"\x00"), target=mux.close())
+    listener = m.listen("h2", mux.http2())
+    port = (await m.start()).sockets[0].getsockname()[1]
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(h2.PREFACE)
+        writer.write_eof()
+        reader, server_writer = await asyncio.wait_for(listener.accept(), 2)
+        assert await asyncio.wait_for(reader.read(), 2) == h2.PREFACE
+        server_writer.close()
+        writer.close()
+    finally:
+        await m.close(grace=0.5)
