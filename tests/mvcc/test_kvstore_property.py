@@ -1,8 +1,12 @@
-"""The MVCC store against a simple model: the whole key space at every revision, as a list of dicts.
+"""The MVCC store against a simple model: the whole key space at every revision, as a list of dicts,
+and the events of every revision.
 
 Puts, deletes (single key and ranges), txns with a version compare, compactions and reopens in any
 order; every range at any revision must equal the model's, or fail with etcd's errors where the model
-says the revision is compacted or in the future.
+says the revision is compacted or in the future. A watcher on every key, with a tiny buffer and drained
+at random, must always have received a prefix of the model's events since it started, and all of them
+once caught up; it resumes after each reopen from the revision after its last event, and after a
+compaction cancels it, from the revision after the compacted one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from etcd.backend.backend import Backend
 from etcd.mvcc.apply import Applier
 from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
 from etcd.mvcc.kvstore_txn import RangeOptions
+from etcd.mvcc.mvccpb.kv_pb2 import Event
 from etcd.mvcc.request import (
     Compare,
     CompareResult,
@@ -52,13 +57,40 @@ class MVCCMachine(RuleBasedStateMachine):
         self.dir = tempfile.mkdtemp(prefix="mvcc-prop-")
         self._open()
         self.states: list[State] = [{}, {}]  # index = revision; revision 1 is the empty store
+        # (revision, type, key, value) of every write, in order
+        self.events: list[tuple[int, int, bytes, bytes]] = []
         self.compacted = 0
         self.reopened_at = 0
+        self._watch(1)
 
     def _open(self) -> None:
         self.be = Backend(self.dir + "/db", batch_interval=0, batch_limit=7, sync=False)
         self.store = WatchableStore(self.be, compaction_batch_limit=3, compaction_pause=0)
         self.app = Applier(self.store)
+
+    def _watch(self, start: int) -> None:
+        self.ws = self.store.new_watch_stream(buf_len=2)
+        self.ws.watch(b"", b"\0", start_rev=start)
+        self.watch_from = start
+        self.received: list[tuple[int, int, bytes, bytes]] = []
+
+    def _drain(self, n: int = 0) -> None:
+        for resp in self.ws.poll(n):
+            if resp.compact_revision:
+                assert resp.compact_revision == self.compacted
+                assert self.received_upto() < self.compacted
+                # A tombstone at the compacted revision itself is gone; resume after it.
+                self._watch(self.compacted + 1)
+                return
+            assert resp.events
+            for e in resp.events:
+                self.received.append((e.kv.mod_revision, e.type, e.kv.key, e.kv.value))
+
+    def received_upto(self) -> int:
+        return self.received[-1][0] if self.received else self.watch_from - 1
+
+    def expected(self) -> list[tuple[int, int, bytes, bytes]]:
+        return [e for e in self.events if e[0] >= self.watch_from]
 
     def teardown(self) -> None:
         self.store.close()
@@ -76,12 +108,14 @@ class MVCCMachine(RuleBasedStateMachine):
         changed = False
         for key, end, value in writes:
             if value is None:
-                for k in [k for k in state if in_range(k, key, end)]:
+                for k in sorted(k for k in state if in_range(k, key, end)):
                     del state[k]
+                    self.events.append((rev, Event.DELETE, k, b""))
                     changed = True
             else:
                 old = state.get(key)
                 state[key] = (value, old[1] if old else rev, rev, old[3] + 1 if old else 1)
+                self.events.append((rev, Event.PUT, key, value))
                 changed = True
         if changed:
             self.states.append(state)
@@ -129,9 +163,36 @@ class MVCCMachine(RuleBasedStateMachine):
     @rule()
     def reopen(self):
         self.reopened_at = self.rev
+        self._drain()
+        resume = self.received_upto() + 1
         self.store.close()
         self.be.close()
         self._open()
+        self._watch(resume)
+
+    @rule(n=st.integers(0, 2))
+    def drain_some(self, n):
+        self._drain(n)
+
+    @rule()
+    def sync_watchers(self):
+        self.store.sync_victims()
+        self.store.sync_watchers()
+
+    @rule()
+    def watch_catches_up(self):
+        for _ in range(100):  # bounded; each pass moves at least one batch forward
+            self._drain()
+            self.store.sync_victims()
+            self.store.sync_watchers()
+            if self.ws.pending() == 0 and not self.store.victims and not self.store.unsynced.watchers:
+                break
+        self._drain()
+        assert self.received == self.expected()
+
+    @invariant()
+    def watch_received_a_prefix(self):
+        assert self.received == self.expected()[: len(self.received)]
 
     @rule(key=KEYS, end=ENDS, data=st.data(), limit=st.integers(0, 3))
     def range_at(self, key, end, data, limit):
