@@ -217,6 +217,11 @@ class Lessor:
     ``clock`` is monotonic time in nanoseconds (``time.monotonic_ns``). The lessor starts as a
     follower (not primary): ``promote`` when this member becomes leader, ``demote`` when it stops.
     Constructing it recovers the leases stored in ``backend``.
+
+    Give a ``checkpointer`` only with ``--experimental-enable-lease-checkpoint``: without one nothing
+    is ever checkpointed, as in etcd. The ``range_deleter`` (``KVStore.write``) may be set later, once
+    the key-value store is open; that store must be opened after the lessor, since restoring its
+    index re-attaches leased keys.
     """
 
     def __init__(
