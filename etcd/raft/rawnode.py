@@ -229,7 +229,12 @@ class RawNode:
         return bool(r.read_states)
 
     def ready(self) -> Ready:
-        """Everything to persist, send and apply since the last call; the caller must ``advance``."""
+        """Everything to persist, send and apply since the last ``advance``.
+
+        Call ``advance(rd)`` before the next ``ready()``: until then the same entries and committed
+        entries are handed out again (messages and read states are handed out only once). Inputs
+        (``step``, ``tick``, ``propose``...) may be given in between.
+        """
         r = self.raft
         soft = r.soft_state()
         hs = r.hard_state()
