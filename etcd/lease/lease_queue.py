@@ -41,7 +41,7 @@ class LeaseQueue:
 class LeaseExpiredNotifier:
     """One deadline per lease, soonest first (ties by ID), for finding expired leases without a scan.
 
-    A lease may be registered after it is gone (revoked): the lessor drops such entries when it meets
+    A lease may still be registered after it is gone: the lessor drops such entries when it meets
     them at the head.
     """
 
@@ -64,6 +64,12 @@ class LeaseExpiredNotifier:
             self._order.remove((old, item.id))
         self._times[item.id] = item.time
         self._order.add((item.time, item.id))
+
+    def remove(self, lease_id: int) -> None:
+        """Forgets the deadline of ``lease_id``, if any."""
+        t = self._times.pop(lease_id, None)
+        if t is not None:
+            self._order.remove((t, lease_id))
 
     def unregister(self) -> LeaseWithTime:
         """Removes and returns the soonest deadline. The notifier must not be empty."""

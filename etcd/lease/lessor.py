@@ -316,6 +316,9 @@ class Lessor:
                     txn.delete_range(key, None)
             with self._lock:
                 self._lease_map.pop(lease_id, None)
+                # etcd leaves the deadline for the primary to find and drop; a follower never looks,
+                # so it would pile up there.
+                self._expired_notifier.remove(lease_id)
                 for key in keys:
                     if self._item_map.get(key) == lease_id:
                         del self._item_map[key]

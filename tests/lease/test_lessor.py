@@ -409,3 +409,10 @@ def test_metrics_count_grants_renewals_and_revocations(member: Member) -> None:
     member.lessor.revoke(2)
     after = {k: metric(v) - before[k] for k, v in names.items()}
     assert after == {"granted": 2, "renewed": 1, "revoked": 1, "ttl_count": 2, "ttl_sum": 40}
+
+
+def test_revoke_on_follower_forgets_the_deadline(member: Member) -> None:
+    for i in range(1, 101):
+        member.lessor.grant(i, 10)
+        member.lessor.revoke(i)
+    assert len(member.lessor._expired_notifier) == 0
