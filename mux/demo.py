@@ -98,6 +98,7 @@ async def serve(host: str, port: int) -> None:
     mux.route("http", http1(), target=serve_protocol(http_server))
     mux.route("h2c", http2(), target=http1_required())
     await mux.start(host, port)
+    host, port = mux.addresses()[0]  # the real port when asked for port 0
     log.info("serving gRPC and HTTP on %s:%d; try: curl http://%s:%d/hello", host, port, host, port)
     log.info("gRPC: python -m mux.demo --call %s:%d world", host, port)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,62 +20,66 @@ import mux
 from mux.metrics import MuxCollector
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
+def serving_port(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """The port the demo bound, from its first JSON log line (it was started on port 0)."""
+    assert proc.stderr is not None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+    while time.monotonic() < deadline:  # bounded: readline returns b"" if the demo dies
+        line = proc.stderr.readline()
+        if not line:
+            break
+        message = json.loads(line).get("msg", "")
+        if message.startswith("serving gRPC and HTTP on "):
+            return int(message.split()[5].rstrip(";").rsplit(":", 1)[1])
+    raise AssertionError(f"the demo did not report serving within {timeout}s")
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_demo_serves_grpc_and_http_on_one_port_and_stops_on_sigterm() -> None:
-    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mux.demo", "--listen", f"127.0.0.1:{port}"],
+        [sys.executable, "-m", "mux.demo", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for_port(port)
-        http = subprocess.run(
-            ["curl", "-sS", f"http://127.0.0.1:{port}/hello"], capture_output=True, timeout=10
-        )
-        assert http.stdout.decode().startswith("hello from aiohttp (mux route 'http'")
-        call = subprocess.run(
-            [sys.executable, "-m", "mux.demo", "--call", f"127.0.0.1:{port}", "tester"],
-            capture_output=True,
-            timeout=20,
-        )
-        assert call.returncode == 0, call.stderr
-        assert call.stdout.decode().startswith("hello tester (gRPC via mux route")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-        matched = {
-            s.labels["route"]: s.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "mux_route_matched"
-            for s in family.samples
-            if s.name == "mux_route_matched_total"
-        }
-        assert matched["grpc"] == 1 and matched["http"] == 2
+        check_demo(serving_port(proc))
+    except AssertionError as failure:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+        raise AssertionError(f"{failure}\n--- demo's log ---\n{stderr.decode()[-3000:]}") from None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 0
     assert b"shutting down" in proc.stderr.read()  # type: ignore[union-attr]
+
+
+def check_demo(port: int) -> None:
+    """What a newcomer does after `make run`: curl, a gRPC call, a look at /metrics."""
+    http = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{port}/hello"], capture_output=True, timeout=10)
+    assert http.stdout.decode().startswith("hello from aiohttp (mux route 'http'"), http.stderr
+    call = subprocess.run(
+        [sys.executable, "-m", "mux.demo", "--call", f"127.0.0.1:{port}", "tester"],
+        capture_output=True,
+        timeout=20,
+    )
+    assert call.returncode == 0, call.stderr
+    assert call.stdout.decode().startswith("hello tester (gRPC via mux route")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    matched = {
+        s.labels["route"]: s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "mux_route_matched"
+        for s in family.samples
+        if s.name == "mux_route_matched_total"
+    }
+    assert matched["grpc"] == 1 and matched["http"] == 2
 
 
 def test_demo_refuses_a_bad_listen_address_with_a_hint() -> None:
