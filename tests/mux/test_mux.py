@@ -831,3 +831,51 @@ async def test_preface_only_client_after_a_one_byte_decoy() -> None:
         writer.close()
     finally:
         await m.close(grace=0.5)
+
+
+async def test_proxy_backpressure_stalls_a_fast_client_when_upstream_stops_reading(tmp_path: Path) -> None:
+    """An upstream that stops reading must stall the client, not grow the mux's memory without bound."""
+    upstream_reading = asyncio.Event()
+    received = 0
+
+    async def stalled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal received
+        await upstream_reading.wait()
+        while chunk := await reader.read(1 << 20):
+            received += len(chunk)
+        writer.close()
+
+    path = str(tmp_path / "stalled.sock")
+    backend_server = await asyncio.start_unix_server(stalled, path)
+    m = mux.Mux()
+    route = m.route("bulk", mux.prefix(b"BULK"), target=mux.proxy_to(f"unix:{path}"))
+    port = (await m.start()).sockets[0].getsockname()[1]
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"BULK")
+        chunk = b"x" * (1 << 20)
+        sent = 4
+        for _ in range(200):  # at most 200 MiB; stops as soon as the kernel and the mux stop taking bytes
+            writer.write(chunk)
+            sent += len(chunk)
+            try:
+                await asyncio.wait_for(writer.drain(), 0.5)
+            except TimeoutError:
+                break
+        else:
+            pytest.fail("200 MiB went into a proxy whose upstream never read: no backpressure")
+        accepted_by_mux = route.stats.bytes_in
+        # Kernel socket buffers on both hops plus the 256 KiB high-water mark, far below what was offered.
+        assert accepted_by_mux < 64 * (1 << 20)
+        upstream_reading.set()
+        writer.write_eof()
+        for _ in range(300):  # bounded: everything flows once the upstream reads
+            if received >= sent:
+                break
+            await asyncio.sleep(0.02)
+        assert received == sent
+        writer.close()
+    finally:
+        await m.close(grace=0.5)
+        backend_server.close()
+        await backend_server.wait_closed()
