@@ -322,7 +322,11 @@ class WAL:
     def sync(self) -> None:
         """fdatasyncs the segment being written. Raises as ``save``."""
         self._encoder_or_raise()
-        self._fdatasync()
+        try:
+            self._fdatasync()
+        except OSError as e:
+            self._fail()
+            raise WALError(f"sync failed: {e}") from e
 
     def _encoder_or_raise(self) -> Encoder:
         self._check_open()
