@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
+from etcd.backend import metrics
 from etcd.backend import snapshot as snapshot_format
 from etcd.backend.batch_tx import BatchTx
 from etcd.backend.read_tx import ReadTx, bucket_prefix
@@ -87,6 +89,7 @@ class Backend:
             return
         if self._closed:
             raise RuntimeError("backend: closed")
+        start = time.perf_counter()
         wb = WriteBatch(raw_mode=True)
         for bucket, key, value in self._buf.items():
             full = bucket_prefix(bucket) + key
@@ -97,6 +100,7 @@ class Backend:
         self._db.write(wb, self._wo)
         self._buf.reset()
         self.commits += 1
+        metrics.commit_sec.observe(time.perf_counter() - start)
         for hook in self.commit_hooks:
             hook()
 
@@ -139,10 +143,16 @@ class Backend:
 
         Writers wait for the duration, as they do in etcd's defrag.
         """
-        with self._lock:
-            self._commit_locked()
-            self._db.flush()
-            self._db.compact_range(None, None)
+        start = time.perf_counter()
+        metrics.defrag_inflight.set(1)
+        try:
+            with self._lock:
+                self._commit_locked()
+                self._db.flush()
+                self._db.compact_range(None, None)
+        finally:
+            metrics.defrag_inflight.set(0)
+            metrics.defrag_sec.observe(time.perf_counter() - start)
 
     def snapshot(self) -> Snapshot:
         """A point-in-time copy of every bucket, committed first; the caller closes it.
@@ -152,6 +162,7 @@ class Backend:
         """
         parent = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=parent)
+        start = time.perf_counter()
         try:
             with os.fdopen(fd, "wb") as f, self._lock:
                 self._commit_locked()
@@ -160,6 +171,7 @@ class Backend:
         except BaseException:
             os.unlink(tmp)
             raise
+        metrics.snapshot_transfer_sec.observe(time.perf_counter() - start)
         return Snapshot(tmp)
 
     @staticmethod

@@ -26,6 +26,10 @@ class TreeIndex:
     def __len__(self) -> int:
         return len(self._tree)
 
+    def values(self) -> Iterator[KeyIndex]:
+        """Every key index, in key order."""
+        return iter(self._tree.values())
+
     def key_index(self, key: bytes) -> KeyIndex | None:
         ki: KeyIndex | None = self._tree.get(key)
         return ki

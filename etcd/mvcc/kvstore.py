@@ -8,6 +8,7 @@ to revisions and is rebuilt from the bucket on open. Compaction forgets history 
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Protocol
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
 from etcd.backend.consistent_index import read_consistent_index, write_consistent_index
+from etcd.mvcc import metrics
 from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
 from etcd.mvcc.index import TreeIndex
 from etcd.mvcc.kvstore_compaction import FINISHED_COMPACT_KEY, SCHEDULED_COMPACT_KEY, schedule_compaction
@@ -71,6 +73,7 @@ class KVStore:
         self._stop = threading.Event()
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvcc-compact")
         self.resumed_compaction: Future[bool] | None = None
+        backend.commit_hooks.append(self._report_db_size)
         self._restore()
 
     # -- transactions ------------------------------------------------------------------------------------
@@ -87,7 +90,12 @@ class KVStore:
         """Called by ``TxnWrite.end`` under the backend lock when the transaction changed something."""
         self._save_index()
         self.current_rev = txn.begin_rev + 1
+        metrics.current_rev.set(self.current_rev)
         self._notify(self.current_rev, txn.changes())
+
+    def _report_db_size(self) -> None:
+        metrics.db_total_size.set(self.backend.size())
+        metrics.db_total_size_in_use.set(self.backend.size_in_use())
 
     def _notify(self, rev: int, changes: list[KeyValue]) -> None:
         """Hook for the watchable store; the plain store has no watchers."""
@@ -146,10 +154,13 @@ class KVStore:
 
     def _compact_locked(self, tx: object, rev: int) -> Future[bool]:
         self.compact_main_rev = rev
+        metrics.compact_rev.set(rev)
         self.backend.batch_tx().unsafe_put(buckets.META, SCHEDULED_COMPACT_KEY, rev_to_bytes(Revision(rev)))
         # The scheduled revision must be durable before any revision is deleted, so a crash resumes it.
         self.backend.force_commit()
+        start = time.perf_counter()
         keep = self.kvindex.compact(rev)
+        metrics.index_compaction_pause.observe((time.perf_counter() - start) * 1000)
         return self._compactor.submit(
             schedule_compaction,
             self.backend,
@@ -171,6 +182,7 @@ class KVStore:
             ErrCompacted: ``rev`` is at or below the compacted revision.
             ErrFutureRev: ``rev`` is above the current revision.
         """
+        start = time.perf_counter()
         with self.backend.read_tx() as tx:
             compact_rev = self.compact_main_rev
             current = self.current_rev
@@ -189,15 +201,18 @@ class KVStore:
                 if kr < lower and keep and kr not in keep:
                     continue
                 h = zlib.crc32(v, zlib.crc32(k, h))
+        metrics.hash_rev_sec.observe(time.perf_counter() - start)
         return h, current, compact_rev
 
     def hash(self) -> int:
         """A CRC-32 of every bucket's keys and values (etcd's ``Maintenance.Hash``)."""
+        start = time.perf_counter()
         with self.backend.read_tx() as tx:
             h = 0
             for bucket in buckets.ALL:
                 for k, v in tx.unsafe_iter(bucket, b"", None):
                     h = zlib.crc32(v, zlib.crc32(k, zlib.crc32(bucket, h)))
+        metrics.hash_sec.observe(time.perf_counter() - start)
         return h
 
     # -- open and close ----------------------------------------------------------------------------------
@@ -232,6 +247,9 @@ class KVStore:
                     leases.pop(kv.key, None)
             # Keys written by the compacted revisions may all be gone; the revision never goes back.
             self.current_rev = max(self.current_rev, self.compact_main_rev)
+            metrics.current_rev.set(self.current_rev)
+            metrics.compact_rev.set(max(self.compact_main_rev, 0))
+            metrics.keys_gauge.set(sum(1 for ki in index.values() if not ki.generations[-1].is_empty()))
             if scheduled and scheduled_rev > self.compact_main_rev:
                 self.resumed_compaction = self._compact_locked(tx, scheduled_rev)
         if self.lease_attacher is not None:
@@ -245,6 +263,9 @@ class KVStore:
         """Switches to ``backend`` (a snapshot received from the leader) and rebuilds all state from it."""
         self._stop.set()
         self._compactor.shutdown(wait=True)
+        if self._report_db_size in self.backend.commit_hooks:
+            self.backend.commit_hooks.remove(self._report_db_size)
+        backend.commit_hooks.append(self._report_db_size)
         self.backend = backend
         self.kvindex = TreeIndex()
         self.current_rev = 1
@@ -258,3 +279,5 @@ class KVStore:
         """Stops a running compaction (it resumes on the next open). The backend stays open."""
         self._stop.set()
         self._compactor.shutdown(wait=True)
+        if self._report_db_size in self.backend.commit_hooks:
+            self.backend.commit_hooks.remove(self._report_db_size)

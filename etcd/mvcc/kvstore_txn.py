@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Self
 
 from etcd.backend import buckets
 from etcd.backend.read_tx import ReadTx
+from etcd.mvcc import metrics
 from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
 from etcd.mvcc.key_index import ErrRevisionNotFound
 from etcd.mvcc.mvccpb.kv_pb2 import KeyValue
@@ -50,6 +51,9 @@ class TxnRead:
         self._ended = False
         self._first_rev = store.compact_main_rev
         self._rev = store.current_rev
+        self._ranges = 0  # for etcd's range/put/delete/txn counters, reported at end()
+        self._puts = 0
+        self._deletes = 0
 
     def first_rev(self) -> int:
         """The oldest revision still readable (the compacted revision)."""
@@ -69,6 +73,7 @@ class TxnRead:
         return self._range_keys(key, end, self._rev, ro or RangeOptions())
 
     def _range_keys(self, key: bytes, end: bytes | None, cur_rev: int, ro: RangeOptions) -> RangeResult:
+        self._ranges += 1
         rev = ro.rev
         if rev > cur_rev:
             raise ErrFutureRev()
@@ -92,6 +97,15 @@ class TxnRead:
         if not self._ended:
             self._ended = True
             self._tx.__exit__(None, None, None)
+            # etcd 3.4 compat: mvcc/metrics_txn.go counts a txn of more than one op as a txn too
+            if self._ranges + self._puts + self._deletes > 1:
+                metrics.txn_counter.inc()
+            if self._ranges:
+                metrics.range_counter.inc(self._ranges)
+            if self._puts:
+                metrics.put_counter.inc(self._puts)
+            if self._deletes:
+                metrics.delete_counter.inc(self._deletes)
 
     def __enter__(self) -> Self:
         return self
@@ -124,6 +138,7 @@ class TxnWrite(TxnRead):
     def put(self, key: bytes, value: bytes, lease: int = 0) -> int:
         """Writes ``key``; returns the revision of this transaction. Attaches ``lease`` (0: none)."""
         s = self._s
+        self._puts += 1
         rev = self.begin_rev + 1
         created = rev
         ver = 0
@@ -134,7 +149,7 @@ class TxnWrite(TxnRead):
             if s.lease_attacher is not None:
                 old_lease = self._lease_of(modified)
         except ErrRevisionNotFound:
-            pass
+            metrics.keys_gauge.inc()
         attacher = s.lease_attacher
         if attacher is not None and lease and lease != old_lease:
             attacher.attach(lease, [key])  # first: an unknown lease raises before anything is written
@@ -152,6 +167,7 @@ class TxnWrite(TxnRead):
     def delete_range(self, key: bytes, end: bytes | None = None) -> tuple[int, int]:
         """Deletes the live keys in range; returns (deleted, revision of this transaction or the
         current one when nothing changed)."""
+        self._deletes += 1
         rrev = self.begin_rev + 1 if self._changes else self.begin_rev
         keys, revs = self._s.kvindex.range(key, end, rrev)
         for k, r in zip(keys, revs, strict=True):
@@ -167,6 +183,7 @@ class TxnWrite(TxnRead):
         self._btx.unsafe_seq_put(buckets.KEY, mark_tombstone(rev_to_bytes(idx_rev)), kv.SerializeToString())
         s.kvindex.tombstone(key, idx_rev)
         self._changes.append(kv)
+        metrics.keys_gauge.dec()
         if s.lease_attacher is not None:
             old_lease = self._lease_of(modified)
             if old_lease:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
+from etcd.mvcc import metrics
 from etcd.mvcc.errors import ErrCompacted
 from etcd.mvcc.kvstore import COMPACTION_PAUSE, DEFAULT_COMPACTION_BATCH_LIMIT, KVStore, LeaseAttacher
 from etcd.mvcc.kvstore_txn import RangeOptions
@@ -117,6 +118,10 @@ class WatchableStore(KVStore):
                 self.synced.delete(w)
         if victim:
             self.victims.append(victim)
+            self._report_slow()
+
+    def _report_slow(self) -> None:
+        metrics.slow_watcher_gauge.set(len(self.unsynced) + sum(len(v) for v in self.victims))
 
     def _with_prev_kvs(self, evs: list[Event]) -> list[Event]:
         """Copies of ``evs`` with ``prev_kv`` set to each key's value just before its event."""
@@ -180,6 +185,7 @@ class WatchableStore(KVStore):
                     self.synced.add(w)
             if victims:
                 self.victims.append(victims)
+            self._report_slow()
             return len(self.unsynced)
 
     def sync_victims(self) -> int:
@@ -203,6 +209,8 @@ class WatchableStore(KVStore):
                         self.synced.add(w)
             if still:
                 self.victims.append(still)
+            if victims:
+                self._report_slow()
             return len(still)
 
     # -- the background loop -----------------------------------------------------------------------------

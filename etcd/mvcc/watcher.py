@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from etcd.mvcc import metrics
 from etcd.mvcc.errors import ErrEmptyWatcherRange, ErrWatcherDuplicateID, ErrWatcherNotExist
 from etcd.mvcc.index import FROM_KEY
 from etcd.mvcc.mvccpb.kv_pb2 import Event
@@ -115,7 +116,11 @@ class Watcher:
             return True
         if self.prev_kv and resp.events:
             resp.events = self.stream.store._with_prev_kvs(resp.events)
-        return self.stream._push(resp)
+        if not self.stream._push(resp):
+            return False
+        if resp.events:
+            metrics.events_counter.inc(len(resp.events))
+        return True
 
 
 class WatchStream:
@@ -133,6 +138,7 @@ class WatchStream:
         self._watchers: dict[int, Watcher] = {}
         self._next_id = 0
         self._closed = False
+        metrics.watch_stream_gauge.inc()
 
     def watch(
         self,
@@ -167,6 +173,7 @@ class WatchStream:
             w = Watcher(self, id, key, end, start_rev, frozenset(filters), prev_kv)
             self._watchers[id] = w
             self.store._add_watcher(w, start_rev)
+            metrics.watcher_gauge.inc()
         return id
 
     def cancel(self, id: int) -> None:
@@ -176,6 +183,7 @@ class WatchStream:
             if w is None:
                 raise ErrWatcherNotExist()
             self.store._cancel_watcher(w)
+            metrics.watcher_gauge.dec()
 
     def request_progress(self, id: int) -> None:
         """Sends an empty response at the current revision if watcher ``id`` is synced (etcd's
@@ -192,15 +200,20 @@ class WatchStream:
     def close(self) -> None:
         """Cancels every watcher; buffered responses can still be drained."""
         with self.store.backend.read_tx():
+            if self._closed:
+                return
             self._closed = True
             for w in self._watchers.values():
                 self.store._cancel_watcher(w)
+            metrics.watcher_gauge.dec(len(self._watchers))
+            metrics.watch_stream_gauge.dec()
             self._watchers.clear()
 
     def _forget(self, w: Watcher) -> None:
         """Called by the store when it drops a compacted watcher."""
         if self._watchers.get(w.id) is w:
             del self._watchers[w.id]
+            metrics.watcher_gauge.dec()
 
     # -- delivery ----------------------------------------------------------------------------------------
 
