@@ -13,7 +13,7 @@ PROTOS := $(shell find etcd mux -name '*.proto' 2>/dev/null | sort)
 PROTO_STAMP := $(VENV)/.proto-generated
 PYTEST_ARGS ?=
 
-.PHONY: venv proto tools run demo test lint typecheck unit bench clean
+.PHONY: venv proto tools bench-tools run demo test lint typecheck unit bench clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,9 @@ $(PROTO_STAMP): $(STAMP) $(PROTOS) scripts/gen_proto.py
 tools:
 	@bash scripts/install-tools.sh
 
+bench-tools:
+	@bash scripts/install-tools.sh --bench
+
 run: venv proto
 	$(PY) -m mux.demo --listen 127.0.0.1:2379
 
@@ -40,7 +43,7 @@ demo: run
 
 lint: venv proto
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check mux tests/mux || true
+	$(BIN)/ruff format --check mux
 
 typecheck: venv proto
 	$(BIN)/mypy mux etcd
@@ -53,7 +56,7 @@ test: venv proto tools
 	$(BIN)/mypy mux etcd
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv proto tools
+bench: venv proto bench-tools
 	$(PY) -m benchmarks
 
 clean:

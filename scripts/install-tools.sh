@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the external programs the tests and benchmarks drive, when they are missing:
-# etcdctl 3.4 (Debian etcd-client) for interop tests; etcd-server, wrk and h2load for benchmarks.
+# etcdctl 3.4 (Debian etcd-client) and the real etcd 3.4 (etcd-server, the reference the wire-compatibility
+# tests compare against) for `make test`; wrk and h2load in addition for `make bench`.
 # Needs root for apt-get; without it, says what to install and lets the tests skip.
 set -u
 want=()
 command -v etcdctl >/dev/null 2>&1 || want+=(etcd-client)
+command -v etcd >/dev/null 2>&1 || want+=(etcd-server)
 if [ "${1:-}" = "--bench" ]; then
-  command -v etcd >/dev/null 2>&1 || want+=(etcd-server)
   command -v wrk >/dev/null 2>&1 || want+=(wrk)
   command -v h2load >/dev/null 2>&1 || want+=(nghttp2-client)
 fi
