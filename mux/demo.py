@@ -84,6 +84,7 @@ async def serve(host: str, port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/hello", http_hello)
+
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"health": "true"})
 
