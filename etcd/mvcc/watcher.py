@@ -156,10 +156,10 @@ class WatchStream:
             ErrEmptyWatcherRange: ``end`` is not after ``key`` (or the stream is closed).
             ErrWatcherDuplicateID: ``id`` is already used on this stream.
         """
+        if end == b"":
+            end = None  # an empty range end is the single key, as in a request
         if end is not None and end != FROM_KEY and key >= end:
             raise ErrEmptyWatcherRange()
-        if end == b"":
-            end = None
         with self.store.backend.read_tx():
             if self._closed:
                 raise ErrEmptyWatcherRange()

@@ -211,6 +211,14 @@ def test_empty_range_is_refused(store):
         ws.watch(b"b", b"a")
 
 
+def test_empty_range_end_watches_the_single_key(store):
+    ws = store.new_watch_stream()
+    ws.watch(b"a", b"")
+    store.put(b"a", b"1")
+    store.put(b"ab", b"1")
+    assert [e.kv.key for r in ws.poll() for e in r.events] == [b"a"]
+
+
 def test_close_cancels_every_watcher(store):
     ws = store.new_watch_stream()
     ws.watch(b"a")
