@@ -16,6 +16,7 @@ from typing import Protocol
 
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
+from etcd.backend.batch_tx import BatchTx
 from etcd.backend.consistent_index import read_consistent_index, write_consistent_index
 from etcd.mvcc import metrics
 from etcd.mvcc.errors import ErrCompacted, ErrFutureRev
@@ -152,10 +153,11 @@ class KVStore:
                 raise ErrFutureRev()
             return self._compact_locked(tx, rev)
 
-    def _compact_locked(self, tx: object, rev: int) -> Future[bool]:
+    def _compact_locked(self, tx: BatchTx, rev: int) -> Future[bool]:
+        """Compacts at ``rev``; the caller holds ``tx``, the backend's batch transaction."""
         self.compact_main_rev = rev
         metrics.compact_rev.set(rev)
-        self.backend.batch_tx().unsafe_put(buckets.META, SCHEDULED_COMPACT_KEY, rev_to_bytes(Revision(rev)))
+        tx.unsafe_put(buckets.META, SCHEDULED_COMPACT_KEY, rev_to_bytes(Revision(rev)))
         # The scheduled revision must be durable before any revision is deleted, so a crash resumes it.
         self.backend.force_commit()
         start = time.perf_counter()
