@@ -6,8 +6,9 @@ benchmarks mux``) measures, in one run:
 1. **Sniff cost** (µs per connection, in process): each matcher fed real first bytes (a curl HTTP/1
    request, curl's h2c prior-knowledge flight, a grpcio client's flight captured live, TLS ClientHellos
    from ``tests/mux/data/``), then the etcd-like route set [grpc, http1, h2c, tls] on each kind, then the
-   mux runtime itself (accept protocol, matching, hand-off to a target that drops the connection) with a
-   stand-in transport, as cmux's ``BenchmarkCMuxConn*`` do with a mock conn.
+   mux runtime itself (accept protocol, match deadline, matching, hand-off to a target that drops the
+   connection, or for HTTP/1 a real ``serve_protocol`` hand-off) with a stand-in transport, as cmux's
+   ``BenchmarkCMuxConn*`` do with a mock conn.
 2. **New connections per second** (wrk, ``Connection: close``) and keep-alive requests per second: one
    aiohttp app served by aiohttp on its own port vs behind the mux.
 3. **Unary gRPC** (h2load speaking gRPC framing to a generic echo method; a grpcio client load in its own
@@ -19,8 +20,10 @@ benchmarks mux``) measures, in one run:
 The servers run in one child process (uvloop), started by ``serve`` below: grpcio, the aiohttp app on its
 own port and the mux in front of both, as etcd-py deploys them. The load generators and the bulk sink run
 in this process or their own. Pairs are run alternately for several rounds (the machine is noisy); the
-table shows medians and the ratio mux/direct of the medians, and the JSON keeps every round. The server's
-CPU time per request (or per MiB) is read from ``/proc``.
+table shows medians and the median of the per-round ratios mux/direct, and the JSON keeps every round.
+The server's CPU time per request (or per MiB) is read from ``/proc``; its ratio direct/mux is the
+throughput ratio to expect where the server's CPU is the limit, and it holds still on a busy machine
+where throughput does not.
 
 Only 127.0.0.1 and Unix sockets are used. Every loop is bounded in count and time; only processes this
 module starts are stopped, by their PID.
