@@ -54,9 +54,9 @@ class ReadTx:
     ) -> list[tuple[bytes, bytes]]:
         """Pairs with ``start <= key < end`` in key order, at most ``limit`` (0: all).
 
-        ``end`` None means the single key ``start``, as etcd's ``UnsafeRange`` with a nil end.
+        An empty ``end`` (None or b"") means the single key ``start``, as etcd's ``UnsafeRange``.
         """
-        if end is None:
+        if not end:
             found, value = self._be._buf.get(bucket, start)
             if not found:
                 value = self._be._db.get(bucket_prefix(bucket) + start)

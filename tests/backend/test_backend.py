@@ -55,6 +55,14 @@ def test_range_merges_committed_and_pending_in_key_order(be):
     assert got == [(b"a", b"old"), (b"b", b"new"), (b"c", b"new")]
 
 
+def test_empty_end_reads_the_single_key(be):
+    put(be, buckets.KEY, b"a", b"1")
+    put(be, buckets.KEY, b"ab", b"2")
+    with be.read_tx() as tx:
+        assert tx.unsafe_range(buckets.KEY, b"a", b"") == [(b"a", b"1")]
+        assert tx.unsafe_range(buckets.KEY, b"zz", None) == []
+
+
 def test_range_limit_and_end_are_exclusive(be):
     for i in range(10):
         put(be, buckets.KEY, b"%02d" % i, b"v")

@@ -126,3 +126,17 @@ def test_hash_agrees_between_compacted_members_mid_compaction(make_store):
     h2 = s2.hash_by_rev(7)
     fut.result(10)
     assert h2 == s1.hash_by_rev(7) == s2.hash_by_rev(7)
+
+
+def test_compact_then_defrag_gives_space_back(store):
+    """The NOSPACE recovery path: compact the history away, then defragment."""
+    value = b"v" * 2048
+    for i in range(1500):
+        store.put(b"k%d" % (i % 10), value)
+    store.backend.force_commit()
+    store.backend.defrag()
+    full = store.backend.size()
+    store.compact(store.rev()).result(30)
+    store.backend.defrag()
+    assert store.backend.size() < full / 4
+    assert len(store.range(b"k", b"l").kvs) == 10
