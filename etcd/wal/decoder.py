@@ -5,13 +5,14 @@ memory; every record must frame, parse, carry a known type and match the chain.
 
 Where a record fails, the decoder decides between a torn tail and corruption:
 
-* In any segment but the last, a failure is corruption: later segments exist, so this one was complete.
+* In any segment but the last, a failure is corruption: a segment is fsynced before the next one is made.
 * In the last segment, the failure is the tail, and is cut, unless intact records follow it. "Intact" needs
   proof no torn write can fake: the record right after the failing one (when its frame is readable) chains
   from the failing record's own stored CRC, or two consecutive records anywhere after it chain to each other.
   A crash mid-append leaves a prefix of frames, so nothing intact can follow; a byte flipped in the middle
   of the log leaves intact records after it and is reported. A byte flipped in one of the last two records
-  may be cut as a tail: those records are lost, never returned wrong.
+  may be cut as a tail: those records are lost, never returned wrong. (Only an entry whose payload is itself
+  a run of valid WAL frames could fake "intact" inside a torn tail; the open then fails rather than cuts.)
 * etcd 3.4 compat (wal/decoder.go ``isTornEntry``): a failing record whose own length field spans a whole
   512-byte sector of zeros is a tail written out of order before a power loss, and is cut.
 
