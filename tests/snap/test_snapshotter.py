@@ -146,3 +146,24 @@ def test_db_files_are_not_taken_for_snapshots(ss: Snapshotter) -> None:
     ss.save_snap(snapshot(index=4, term=1))
     assert ss.snap_names() == ["0000000000000001-0000000000000004.snap"]
     assert ss.load().metadata.index == 4
+
+
+class _FailingReader:
+    """A sender that breaks off mid-stream, as a peer connection does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        self.calls += 1
+        if self.calls > 2:
+            raise ConnectionResetError("peer went away")
+        return b"x" * 1000
+
+
+def test_save_db_file_interrupted_leaves_nothing_behind(ss: Snapshotter) -> None:
+    with pytest.raises(ConnectionResetError):
+        ss.save_db_file(_FailingReader(), 9)
+    assert files(ss) == []
+    with pytest.raises(ErrNoDBSnapshot):
+        ss.db_file_path(9)
