@@ -308,11 +308,12 @@ class Raft:
             self.raft_log.applied_to(committed_entries[-1].index)
         elif snapshot is not None and snapshot.metadata.index:
             self.raft_log.applied_to(snapshot.metadata.index)
+        if snapshot is not None and snapshot.metadata.index:
+            self.raft_log.stable_snap_to(snapshot.metadata.index)
         if entries:
             e = entries[-1]
             self.raft_log.stable_to(e.index, e.term)
-        if snapshot is not None and snapshot.metadata.index:
-            self.raft_log.stable_snap_to(snapshot.metadata.index)
+            self.ack_persisted(e.index, e.term)
 
     def maybe_commit(self) -> bool:
         """Advance the commit index to what a quorum holds, if that entry is of our term."""
@@ -331,11 +332,13 @@ class Raft:
         self.abort_leader_transfer()
         self.prs.reset_votes()
         last = self.raft_log.last_index()
+        # Only the saved part of our own log counts as acknowledged (see ack_persisted).
+        persisted = min(last, self.raft_log.unstable.offset - 1)
         for i, pr in self.prs.progress.items():
             learner = pr.is_learner
             npr = Progress(0, last + 1, Inflights(self.prs.max_inflight), is_learner=learner)
             if i == self.id:
-                npr.match = last
+                npr.match = persisted
             self.prs.progress[i] = npr
         self.pending_conf_index = 0
         self.uncommitted_size = 0
@@ -354,11 +357,25 @@ class Raft:
                 self.id,
             )
             return False
-        li = self.raft_log.append(es)
-        self.prs.progress[self.id].maybe_update(li)
-        # Regardless of maybe_commit's result, the caller broadcasts the new entries.
-        self.maybe_commit()
+        self.raft_log.append(es)
+        # The leader acknowledges its own entries only once they are saved (``ack_persisted``, called
+        # by ``advance``), so a commit always rests on a majority of durable copies and the leader
+        # may send its appends while it saves them (thesis §10.2.1).
         return True
+
+    def ack_persisted(self, index: int, term: int) -> None:
+        """Our log up to entry (``index``, ``term``) is durable: a leader counts it toward commit.
+
+        Ignored if that entry has since been replaced or we are not the leader.
+        """
+        if self.state != StateType.LEADER:
+            return
+        pr = self.prs.progress.get(self.id)
+        if pr is None or not self.raft_log.match_term(index, term):
+            return
+        if pr.maybe_update(index) and self.maybe_commit():
+            self._release_pending_read_index_messages()
+            self.bcast_append()
 
     def _tick_election(self) -> None:
         """The tick of followers and candidates: campaign when the election timeout passes."""

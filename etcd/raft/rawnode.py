@@ -4,9 +4,10 @@ The loop every driver runs (etcd's ``doc.go``)::
 
     while node.has_ready():
         rd = node.ready()
+        (optionally) send the first half of rd.split_messages(), to overlap the save
         persist rd.snapshot, rd.entries and rd.hard_state (fsync if rd.must_sync)
         feed them to the Storage raft reads (e.g. MemoryStorage.apply_snapshot/append/set_hard_state)
-        send rd.messages
+        send rd.messages (or the rest of them)
         apply rd.snapshot, then rd.committed_entries in order
             (a ConfChange entry: decode it and call node.apply_conf_change)
         node.advance(rd)
@@ -49,15 +50,19 @@ class Peer:
     context: bytes = b""
 
 
+# Messages whose meaning depends on our own save having completed.
+_AFTER_SAVE = frozenset({pb.MsgAppResp, pb.MsgVote, pb.MsgVoteResp})
+
+
 @dataclass(frozen=True, slots=True)
 class Ready:
     """What the caller must do, in this order, before calling ``RawNode.advance``.
 
-    A follower's messages (votes, append acks) promise that ``hard_state`` and ``entries`` are on
-    disk: send them only after the save has returned (thesis §3.8). The leader's too: like etcd
-    3.4's raft, the leader counts its own new entries as acknowledged when it appends them, so its
-    commit index may cover entries it has not saved yet; sending before the save returns (thesis
-    §10.2.1's parallel write) would let followers apply an entry that only one of them holds durably.
+    Votes and append acknowledgements promise that ``hard_state`` and ``entries`` are on disk:
+    send them only after the save has returned (thesis §3.8). The other messages may be sent while
+    the save runs (``split_messages``): a leader counts its own new entries toward commit only
+    once ``advance`` reports them saved, so a commit always rests on a majority of durable copies
+    (thesis §10.2.1). Sending everything after the save is always correct.
     """
 
     soft_state: SoftState | None  # leader and role, if changed: observe, never persist
@@ -65,9 +70,21 @@ class Ready:
     entries: tuple[Entry, ...]  # persist before sending messages
     snapshot: Snapshot | None  # persist, then apply to the state machine
     committed_entries: tuple[Entry, ...]  # apply in order (already persisted, or in this Ready)
-    messages: tuple[Message, ...]  # send once the save has returned
+    messages: tuple[Message, ...]  # send once the save has returned (or see split_messages)
     read_states: tuple[ReadState, ...]  # hand to the linearizable read loop
     must_sync: bool  # the save must be fsynced (the term, vote or log changed)
+
+    def split_messages(self) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
+        """(messages that may be sent while the save runs, messages that must wait for it).
+
+        Appends, heartbeats, snapshots and the like promise nothing about our disk and may leave
+        at once (thesis §10.2.1: the leader writes in parallel with replication). Vote requests,
+        vote grants and append acknowledgements promise that our term, vote or entries are saved
+        (thesis §3.8), so they wait.
+        """
+        early = tuple(m for m in self.messages if m.type not in _AFTER_SAVE)
+        late = tuple(m for m in self.messages if m.type in _AFTER_SAVE)
+        return early, late
 
     def contains_updates(self) -> bool:
         return bool(

@@ -572,6 +572,8 @@ def test_conf_change_allowed_once_previous_applied() -> None:
     r = new_test_raft(1, voters=(1,))
     r.step(hup(1))
     r.step(Message(from_=1, to=1, type=pb.MsgProp, entries=[cc_entry(pb.ConfChangeAddNode, 2)]))
+    assert r.raft_log.committed == 0  # a single node commits once its own save is done
+    r.ack_persisted(2, 1)
     assert r.raft_log.committed == 2
     r.raft_log.applied_to(2)
     r.step(Message(from_=1, to=1, type=pb.MsgProp, entries=[cc_entry(pb.ConfChangeAddNode, 3)]))

@@ -50,6 +50,20 @@ def handle(node: RawNode, storage: MemoryStorage) -> Ready:
     return rd
 
 
+def settle(node: RawNode, storage: MemoryStorage) -> list[Ready]:
+    """Handle Readies until there are none (a leader's own save commits in the next one)."""
+    out = []
+    for _ in range(10):
+        if not node.has_ready():
+            return out
+        out.append(handle(node, storage))
+    raise AssertionError("node never settled")
+
+
+def committed(rds: list[Ready]) -> list[bytes]:
+    return [e.data for rd in rds for e in rd.committed_entries]
+
+
 def test_config_validation() -> None:
     s = MemoryStorage()
     with pytest.raises(ConfigError):
@@ -72,15 +86,23 @@ def test_single_node_ready_cycle() -> None:
     assert n.has_ready()
     rd = handle(n, s)
     assert rd.soft_state == SoftState(lead=1, raft_state=StateType.LEADER)
-    assert rd.hard_state == HardState(term=1, vote=1, commit=1)
+    assert rd.hard_state == HardState(term=1, vote=1, commit=0)
     assert [(e.index, e.term) for e in rd.entries] == [(1, 1)]
-    assert [(e.index, e.term) for e in rd.committed_entries] == [(1, 1)]
+    # The leader's entry counts only once saved: it commits when this Ready is advanced.
+    assert rd.committed_entries == ()
     assert rd.must_sync
+    assert n.has_ready()
+    rd = handle(n, s)
+    assert rd.hard_state == HardState(term=1, vote=1, commit=1)
+    assert [(e.index, e.term) for e in rd.committed_entries] == [(1, 1)]
+    assert rd.entries == () and not rd.must_sync
     assert not n.has_ready()
     n.propose(b"foo")
     rd = handle(n, s)
     assert rd.soft_state is None
     assert [e.data for e in rd.entries] == [b"foo"]
+    assert rd.committed_entries == ()
+    rd = handle(n, s)
     assert [e.data for e in rd.committed_entries] == [b"foo"]
     assert rd.hard_state == HardState(term=1, vote=1, commit=2)
     assert s.last_index() == 2
@@ -145,10 +167,10 @@ def test_restart_from_storage_keeps_state() -> None:
     s = MemoryStorage(ConfState(voters=[1]))
     n = RawNode(config(1, s))
     n.campaign()
-    handle(n, s)
+    settle(n, s)
     for d in (b"a", b"b"):
         n.propose(d)
-        handle(n, s)
+        settle(n, s)
     n2 = RawNode(config(1, s, applied=3))
     st = n2.status()
     assert st.hard_state == HardState(term=1, vote=1, commit=3)
@@ -177,29 +199,27 @@ def test_conf_change_through_the_log() -> None:
     s = MemoryStorage(ConfState(voters=[1]))
     n = RawNode(config(1, s))
     n.campaign()
-    handle(n, s)
+    settle(n, s)
     n.propose_conf_change(ConfChange(type=pb.ConfChangeAddLearnerNode, node_id=2))
-    rd = handle(n, s)
-    assert [e.type for e in rd.committed_entries] == [pb.EntryConfChange]
+    rds = settle(n, s)
+    assert [e.type for rd in rds for e in rd.committed_entries] == [pb.EntryConfChange]
     assert sorted(n.raft.prs.learners) == [2]
     # A learner's ack is not needed to commit.
     n.propose(b"after")
-    rd = handle(n, s)
-    assert [e.data for e in rd.committed_entries] == [b"after"]
+    assert committed(settle(n, s)) == [b"after"]
     # Promotion: add-node of the learner.
     n.propose_conf_change(ConfChange(type=pb.ConfChangeAddNode, node_id=2))
-    rd = handle(n, s)
+    settle(n, s)
     assert sorted(n.raft.prs.voters) == [1, 2] and not n.raft.prs.learners
     n.propose(b"needs two")
-    rd = handle(n, s)
-    assert rd.committed_entries == ()
+    assert committed(settle(n, s)) == []
 
 
 def test_read_index_through_ready() -> None:
     s = MemoryStorage(ConfState(voters=[1]))
     n = RawNode(config(1, s))
     n.campaign()
-    handle(n, s)
+    settle(n, s)
     n.read_index(b"rctx")
     assert n.has_ready()
     rd = handle(n, s)
@@ -253,7 +273,7 @@ def test_propose_batch_is_one_append() -> None:
     n.campaign()
     n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
     n.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=1, index=1))
-    handle(n, s)
+    settle(n, s)
     n.propose_batch([b"a", b"b", b"c"])
     rd = n.ready()
     assert [e.data for e in rd.entries] == [b"a", b"b", b"c"]

@@ -155,6 +155,7 @@ class Schedule:
             check_quorum=rng.random() < 0.5,
             max_size_per_msg=rng.choice([1, 64, 1 << 20]),
             max_inflight_msgs=rng.choice([1, 4, 256]),
+            send_before_save=rng.random() < 0.5,
         )
         c = Cluster(range(1, n + 1), seed=self.seed, config=cfg)
         ck = Checker(c)
@@ -209,6 +210,9 @@ class Schedule:
                     self._crash_or_restart()
                 else:
                     self.group = {}
+            # Saves complete at random moments; the node takes input while one is under way.
+            if c.saving and rng.random() < 0.5:
+                self._finish_save(rng.choice(sorted(c.saving)))
             ck.check_step()
         self._heal_and_check_progress()
 
@@ -279,6 +283,22 @@ class Schedule:
             return
         self._flush(lead)
 
+    def _finish_save(self, i: int) -> None:
+        msgs, _ = self.cluster.finish_save(i)
+        self.inflight.extend(msgs)
+
+    def _drop_messages_to(self, i: int) -> None:
+        c = self.cluster
+        lost = [m for m in self.inflight if m.to == i]
+        self.inflight = [m for m in self.inflight if m.to != i]
+        for m in lost:
+            # The transport tells the sender that a snapshot did not arrive (etcd's rafthttp
+            # reports every snapshot's outcome).
+            sender = c.nodes[m.from_].node
+            if m.type == pb.MsgSnap and sender is not None:
+                sender.report_snapshot(i, False)
+                self._flush(m.from_)
+
     def _crash_or_restart(self) -> None:
         c = self.cluster
         i = self.rng.choice(c.members())
@@ -286,15 +306,7 @@ class Schedule:
             down = sum(1 for cn in c.nodes.values() if not cn.alive)
             if down < len(c.ids) // 2 + 1:
                 c.crash(i)
-                lost = [m for m in self.inflight if m.to == i]
-                self.inflight = [m for m in self.inflight if m.to != i]
-                for m in lost:
-                    # The transport tells the sender that a snapshot did not arrive (etcd's
-                    # rafthttp reports every snapshot's outcome).
-                    sender = c.nodes[m.from_].node
-                    if m.type == pb.MsgSnap and sender is not None:
-                        sender.report_snapshot(i, False)
-                        self._flush(m.from_)
+                self._drop_messages_to(i)
         else:
             c.restart(i)
             self._flush(i)
@@ -319,9 +331,12 @@ class Schedule:
         for _ in range(400):
             self._tick_all()
             budget = 20_000
-            while self.inflight and budget:
+            while (self.inflight or c.saving) and budget:
                 budget -= 1
-                self._deliver_one(0.0, 0.0)
+                if c.saving:
+                    self._finish_save(min(c.saving))
+                if self.inflight:
+                    self._deliver_one(0.0, 0.0)
             ck.check_step()
             lead = c.leader()
             term = c.nodes[lead].rawnode().raft.term if lead is not None else 0

@@ -203,6 +203,7 @@ def test_flow_control_acks_move_window_forward() -> None:
     pr = r.prs.progress[2]
     for _ in range(3):
         r.step(Message(from_=1, to=1, type=pb.MsgProp, entries=[Entry(data=b"somedata")]))
+    r.ack_persisted(4, 1)  # the leader saved its log
     read(r)
     # Entries 2..4 are in flight (1 is the leader's empty entry, sent before replicate began).
     r.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=r.term, index=2))

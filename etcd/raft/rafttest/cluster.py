@@ -67,6 +67,9 @@ class ClusterConfig:
     max_inflight_msgs: int = 256
     max_uncommitted_entries_size: int = 0
     read_only_option: ReadOnlyOption = ReadOnlyOption.SAFE
+    # Save asynchronously, sending the messages that do not depend on the save at once
+    # (Ready.split_messages); see Cluster.process_ready.
+    send_before_save: bool = False
 
 
 class Cluster:
@@ -80,6 +83,8 @@ class Cluster:
         # Members whose removal some node has applied; the transport refuses their messages, as
         # etcd's rafthttp refuses a removed member's streams.
         self.removed_ids: set[int] = set()
+        # With cfg.send_before_save: the Ready each node is saving (at most one per node).
+        self.saving: dict[int, Ready] = {}
         # Called with each Ready after it is persisted and applied, before advance (for checkers).
         self.on_ready: Callable[[ClusterNode, Ready], None] | None = None
         for i in self.ids:
@@ -110,7 +115,13 @@ class Cluster:
     # ----- driving
 
     def process_ready(self, id_: int) -> tuple[list[Message], list[Ready]]:
-        """Run node ``id_``'s Ready loop to quiescence; returns the messages to send and the Readies."""
+        """Run node ``id_``'s Ready loop; returns the messages to send and the Readies finished.
+
+        Synchronously to quiescence by default. With ``cfg.send_before_save`` the save is
+        asynchronous, as a server does it on its I/O pool: the Ready's early messages (see
+        ``Ready.split_messages``) are returned at once and the rest waits for ``finish_save``;
+        the node keeps taking input meanwhile, and a crash before then loses the save.
+        """
         cn = self.nodes[id_]
         node = cn.node
         if node is None:
@@ -118,28 +129,54 @@ class Cluster:
         msgs: list[Message] = []
         readies: list[Ready] = []
         while node.has_ready():
+            if self.cfg.send_before_save:
+                if id_ in self.saving:
+                    break
+                rd = node.ready()
+                early, _ = rd.split_messages()
+                msgs.extend(early)
+                self.saving[id_] = rd
+                break
             rd = node.ready()
-            st = cn.storage
-            # Persist first (snapshot, entries, hard state): messages promise this is durable.
-            if rd.snapshot is not None:
-                st.apply_snapshot(rd.snapshot)
-            st.append(rd.entries)
-            if rd.hard_state is not None:
-                st.set_hard_state(rd.hard_state)
-            msgs.extend(rd.messages)
-            if rd.snapshot is not None:
-                self._restore(cn, rd.snapshot)
-            for e in rd.committed_entries:
-                self._apply(cn, node, e)
-            if self.on_ready is not None:
-                self.on_ready(cn, rd)
-            node.advance(rd)
+            msgs.extend(self._complete(cn, node, rd, rd.messages))
             readies.append(rd)
-            if cn.removed:
-                # etcd stops a member once it applies its own removal.
-                cn.node = None
+            if cn.node is None:
                 break
         return msgs, readies
+
+    def finish_save(self, id_: int) -> tuple[list[Message], list[Ready]]:
+        """Complete node ``id_``'s pending save (``send_before_save`` mode), then start the next."""
+        rd = self.saving.pop(id_, None)
+        cn = self.nodes[id_]
+        if rd is None or cn.node is None:
+            return [], []
+        _, late = rd.split_messages()
+        msgs = self._complete(cn, cn.node, rd, late)
+        more, readies = self.process_ready(id_)
+        return msgs + more, [rd, *readies]
+
+    def _complete(
+        self, cn: ClusterNode, node: RawNode, rd: Ready, to_send: tuple[Message, ...]
+    ) -> list[Message]:
+        """Persist ``rd``, release ``to_send``, apply, advance; returns the messages released."""
+        st = cn.storage
+        # Persist (snapshot, entries, hard state) before the messages that promise it is durable.
+        if rd.snapshot is not None:
+            st.apply_snapshot(rd.snapshot)
+        st.append(rd.entries)
+        if rd.hard_state is not None:
+            st.set_hard_state(rd.hard_state)
+        if rd.snapshot is not None:
+            self._restore(cn, rd.snapshot)
+        for e in rd.committed_entries:
+            self._apply(cn, node, e)
+        if self.on_ready is not None:
+            self.on_ready(cn, rd)
+        node.advance(rd)
+        if cn.removed:
+            # etcd stops a member once it applies its own removal.
+            cn.node = None
+        return list(to_send)
 
     @staticmethod
     def _restore(cn: ClusterNode, snap: Snapshot) -> None:
@@ -219,8 +256,10 @@ class Cluster:
     # ----- faults and maintenance
 
     def crash(self, id_: int) -> None:
-        """Lose everything of ``id_`` but its storage (entries, hard state, snapshot)."""
+        """Lose everything of ``id_`` but its storage (entries, hard state, snapshot); a save under
+        way is lost too."""
         self.nodes[id_].node = None
+        self.saving.pop(id_, None)
 
     def add_node(self, id_: int) -> None:
         """Start a new, empty member ``id_`` that learns the log (and its membership) from the leader.
