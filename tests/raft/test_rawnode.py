@@ -280,3 +280,49 @@ def test_propose_batch_is_one_append() -> None:
     apps = [m for m in rd.messages if m.type == pb.MsgApp]
     assert [[e.data for e in m.entries] for m in apps] == [[b"a", b"b", b"c"]]
     n.propose_batch([])  # nothing to do
+
+
+def test_split_messages_holds_back_those_that_promise_a_save() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2, 3]))
+    n = RawNode(config(1, s, pre_vote=True))
+    n.campaign()
+    early, late = n.ready().split_messages()
+    # Pre-votes change no state: they may leave before the save.
+    assert [m.type for m in early] == [pb.MsgPreVote, pb.MsgPreVote] and late == ()
+    f = RawNode(config(2, MemoryStorage(ConfState(voters=[1, 2, 3]))))
+    f.step(Message(from_=1, to=2, type=pb.MsgVote, term=1, index=0, log_term=0))
+    f.step(
+        Message(from_=1, to=2, type=pb.MsgApp, term=1, index=0, log_term=0, entries=[Entry(index=1, term=1)])
+    )
+    f.step(Message(from_=1, to=2, type=pb.MsgHeartbeat, term=1))
+    early, late = f.ready().split_messages()
+    assert [m.type for m in early] == [pb.MsgHeartbeatResp]
+    assert [m.type for m in late] == [pb.MsgVoteResp, pb.MsgAppResp]
+
+
+def test_leader_commits_only_saved_entries() -> None:
+    """A follower's ack and the leader's unsaved copy are one durable copy, not a majority of three."""
+    s = MemoryStorage(ConfState(voters=[1, 2, 3]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    rd = n.ready()  # the leader's empty entry, being saved
+    n.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=1, index=1))
+    assert n.raft.raft_log.committed == 0
+    s.append(rd.entries)
+    n.advance(rd)  # the save returned: now two durable copies
+    assert n.raft.raft_log.committed == 1
+
+
+def test_ack_persisted_ignores_replaced_entries_and_followers() -> None:
+    s = MemoryStorage(ConfState(voters=[1, 2]))
+    n = RawNode(config(1, s))
+    r = n.raft
+    r.ack_persisted(0, 0)  # follower: no-op
+    n.campaign()
+    n.step(Message(from_=2, to=1, type=pb.MsgVoteResp, term=1))
+    assert r.prs.progress[1].match == 0
+    r.ack_persisted(1, 7)  # no entry 1 of term 7 in our log
+    assert r.prs.progress[1].match == 0
+    r.ack_persisted(1, 1)
+    assert r.prs.progress[1].match == 1
