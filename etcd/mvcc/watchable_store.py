@@ -109,13 +109,18 @@ class WatchableStore(KVStore):
             else:
                 evs.append(Event(type=Event.PUT, kv=kv))
         victim: dict[Watcher, EventBatch] = {}
+        sent = 0
         for w, eb in new_watcher_batch(self.synced, evs).items():
-            if not w.send(WatchResponse(w.id, list(eb.evs), rev)):
+            resp = WatchResponse(w.id, list(eb.evs), rev)
+            if w.send(resp):
+                sent += len(resp.events)
+            else:
                 # Slow watcher: keep its events and move it out of synced until they are delivered.
                 w.min_rev = rev + 1
                 w.victim = True
                 victim[w] = eb
                 self.synced.delete(w)
+        metrics.events_counter.inc(sent)
         if victim:
             self.victims.append(victim)
             self._report_slow()
@@ -175,11 +180,14 @@ class WatchableStore(KVStore):
                 if eb is not None and eb.more_rev:
                     seen = eb.more_rev - 1
                 w.min_rev = seen + 1
-                if eb is not None and not w.send(WatchResponse(w.id, list(eb.evs), seen)):
-                    w.victim = True
-                    victims[w] = eb
-                    self.unsynced.delete(w)
-                    continue
+                if eb is not None:
+                    resp = WatchResponse(w.id, list(eb.evs), seen)
+                    if not w.send(resp):
+                        w.victim = True
+                        victims[w] = eb
+                        self.unsynced.delete(w)
+                        continue
+                    metrics.events_counter.inc(len(resp.events))
                 if w.min_rev > cur_rev:
                     self.unsynced.delete(w)
                     self.synced.add(w)
@@ -197,9 +205,11 @@ class WatchableStore(KVStore):
             for batch in victims:
                 for w, eb in batch.items():
                     # The watcher has seen the store up to, not including, min_rev.
-                    if not w.send(WatchResponse(w.id, list(eb.evs), w.min_rev - 1)):
+                    resp = WatchResponse(w.id, list(eb.evs), w.min_rev - 1)
+                    if not w.send(resp):
                         still[w] = eb
                         continue
+                    metrics.events_counter.inc(len(resp.events))
                     w.victim = False
                     if eb.more_rev:
                         w.min_rev = eb.more_rev

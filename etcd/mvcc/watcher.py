@@ -116,11 +116,7 @@ class Watcher:
             return True
         if self.prev_kv and resp.events:
             resp.events = self.stream.store._with_prev_kvs(resp.events)
-        if not self.stream._push(resp):
-            return False
-        if resp.events:
-            metrics.events_counter.inc(len(resp.events))
-        return True
+        return self.stream._push(resp)
 
 
 class WatchStream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 
@@ -15,6 +16,10 @@ from etcd.backend.backend import Backend
 BUCKETS = st.sampled_from([buckets.KEY, buckets.META, buckets.AUTH, buckets.AUTH_USERS])
 KEYS = st.binary(min_size=0, max_size=3)
 VALUES = st.binary(max_size=8)
+
+
+# ETCDPY_LONG=1 runs many more examples (minutes rather than seconds).
+LONG = os.environ.get("ETCDPY_LONG") == "1"
 
 
 class BackendMachine(RuleBasedStateMachine):
@@ -107,5 +112,7 @@ class BackendMachine(RuleBasedStateMachine):
                 assert on_disk == want
 
 
-BackendMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+BackendMachine.TestCase.settings = settings(
+    max_examples=500 if LONG else 25, stateful_step_count=30, deadline=None
+)
 TestBackend = BackendMachine.TestCase
