@@ -1090,8 +1090,8 @@ def bench_bulk(
 @dataclass
 class Settings:
     rounds: int = 7
-    sniff_rounds: int = 7
-    sniff_round_time: float = 0.2
+    sniff_rounds: int = 15
+    sniff_round_time: float = 0.08  # many short rounds: a load spike spoils few of them
     duration: float = 2.0
     connections: int = 32
     grpc_requests: int = 20000
