@@ -73,6 +73,8 @@ class Ready:
     messages: tuple[Message, ...]  # send once the save has returned (or see split_messages)
     read_states: tuple[ReadState, ...]  # hand to the linearizable read loop
     must_sync: bool  # the save must be fsynced (the term, vote or log changed)
+    # The hard state changes our term or vote: then every message waits for the save.
+    saves_vote: bool = False
 
     def split_messages(self) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
         """(messages that may be sent while the save runs, messages that must wait for it).
@@ -82,6 +84,10 @@ class Ready:
         vote grants and append acknowledgements promise that our term, vote or entries are saved
         (thesis §3.8), so they wait.
         """
+        if self.saves_vote:
+            # Even an append carries our term: a leader that won alone (single voter, learners
+            # listening) must not speak for a term it could lose in a crash and win again.
+            return (), self.messages
         early = tuple(m for m in self.messages if m.type not in _AFTER_SAVE)
         late = tuple(m for m in self.messages if m.type in _AFTER_SAVE)
         return early, late
@@ -266,6 +272,7 @@ class RawNode:
             messages=tuple(r.msgs),
             read_states=tuple(r.read_states),
             must_sync=must_sync(hs, self._prev_hard_st, len(entries)),
+            saves_vote=hs.term != self._prev_hard_st.term or hs.vote != self._prev_hard_st.vote,
         )
         if rd.soft_state is not None:
             self._prev_soft_st = soft

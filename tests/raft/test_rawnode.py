@@ -289,15 +289,24 @@ def test_split_messages_holds_back_those_that_promise_a_save() -> None:
     early, late = n.ready().split_messages()
     # Pre-votes change no state: they may leave before the save.
     assert [m.type for m in early] == [pb.MsgPreVote, pb.MsgPreVote] and late == ()
-    f = RawNode(config(2, MemoryStorage(ConfState(voters=[1, 2, 3]))))
+    fs = MemoryStorage(ConfState(voters=[1, 2, 3]))
+    f = RawNode(config(2, fs))
     f.step(Message(from_=1, to=2, type=pb.MsgVote, term=1, index=0, log_term=0))
-    f.step(
-        Message(from_=1, to=2, type=pb.MsgApp, term=1, index=0, log_term=0, entries=[Entry(index=1, term=1)])
+    rd = f.ready()
+    # A new vote: everything waits for the save, even what promises nothing.
+    assert rd.saves_vote and rd.split_messages() == ((), rd.messages)
+    fs.append(rd.entries)
+    assert rd.hard_state is not None
+    fs.set_hard_state(rd.hard_state)
+    f.advance(rd)
+    app = Message(
+        from_=1, to=2, type=pb.MsgApp, term=1, index=0, log_term=0, entries=[Entry(index=1, term=1)]
     )
+    f.step(app)
     f.step(Message(from_=1, to=2, type=pb.MsgHeartbeat, term=1))
     early, late = f.ready().split_messages()
     assert [m.type for m in early] == [pb.MsgHeartbeatResp]
-    assert [m.type for m in late] == [pb.MsgVoteResp, pb.MsgAppResp]
+    assert [m.type for m in late] == [pb.MsgAppResp]
 
 
 def test_leader_commits_only_saved_entries() -> None:
@@ -326,3 +335,25 @@ def test_ack_persisted_ignores_replaced_entries_and_followers() -> None:
     assert r.prs.progress[1].match == 0
     r.ack_persisted(1, 1)
     assert r.prs.progress[1].match == 1
+
+
+def test_split_messages_waits_for_a_new_term_to_be_saved() -> None:
+    """A single voter wins at once; its first appends to a learner wait until its term is saved."""
+    s = MemoryStorage(ConfState(voters=[1], learners=[2]))
+    n = RawNode(config(1, s))
+    n.campaign()
+    n.propose(b"x")
+    rd = n.ready()
+    assert rd.saves_vote
+    early, late = rd.split_messages()
+    assert early == () and [m.type for m in late] == [pb.MsgApp]
+    s.append(rd.entries)
+    assert rd.hard_state is not None
+    s.set_hard_state(rd.hard_state)
+    n.advance(rd)
+    n.step(Message(from_=2, to=1, type=pb.MsgAppResp, term=1, index=2))
+    n.propose(b"y")
+    rd = n.ready()
+    assert not rd.saves_vote
+    early, late = rd.split_messages()
+    assert early and {m.type for m in early} == {pb.MsgApp} and late == ()
