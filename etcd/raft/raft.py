@@ -7,6 +7,9 @@ a disk, a socket or a thread; randomness comes from ``Config.rand``.
 A role is a pair of functions swapped on each transition: ``_step_leader``/``_step_candidate``/
 ``_step_follower`` and ``_tick_election``/``_tick_heartbeat``. ``step`` applies the term rules shared
 by all roles (Raft §5.1) and then delegates. Impossible transitions raise ``AssertionError``.
+
+A leader counts its own entries toward commit only once the application reports them saved
+(``ack_persisted``, called from ``advance``), as newer etcd raft does; etcd 3.4 counted them at append.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ class Raft:
         self.msgs: list[Message] = []
         self.read_states: list[ReadState] = []
         self.lead = NONE
-        # Set while a leader transfer to this node is under way; proposals are refused meanwhile.
+        # The member leadership is being handed to (leader only); proposals are refused meanwhile.
         self.lead_transferee = NONE
         # Index of the latest conf change proposed; a new one is refused while it is above applied.
         self.pending_conf_index = 0
