@@ -202,6 +202,12 @@ class Schedule:
                     ck.issue_read(ctx)
                     node.read_index(ctx)
                     self._flush(i)
+            elif x < 0.99:
+                lead = c.leader()
+                if lead is not None:
+                    # Leader transfer to a random member (a learner or unknown one is refused).
+                    c.nodes[lead].rawnode().transfer_leader(rng.choice(c.members()))
+                    self._flush(lead)
             elif faults:
                 y = rng.random()
                 if y < 0.4:
@@ -248,6 +254,12 @@ class Schedule:
             sender = c.nodes[m.from_].node
             if sender is not None:
                 sender.report_snapshot(m.to, ok)
+                self._flush(m.from_)
+        elif not ok and m.type == pb.MsgApp and rng.random() < 0.5:
+            # The transport noticed the loss: stop pipelining to that peer.
+            sender = c.nodes[m.from_].node
+            if sender is not None and m.to in sender.raft.prs.progress:
+                sender.report_unreachable(m.to)
                 self._flush(m.from_)
         if ok:
             self._flush(m.to)
