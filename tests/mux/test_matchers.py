@@ -787,7 +787,7 @@ IO_MODULES = {"asyncio", "socket", "ssl", "selectors", "threading", "subprocess"
 
 
 def imports_of(path: Path) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
