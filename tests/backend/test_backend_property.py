@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -20,6 +21,7 @@ VALUES = st.binary(max_size=8)
 
 # ETCDPY_LONG=1 runs many more examples (minutes rather than seconds).
 LONG = os.environ.get("ETCDPY_LONG") == "1"
+pytestmark = pytest.mark.timeout(3600 if LONG else 120)
 
 
 class BackendMachine(RuleBasedStateMachine):
@@ -75,7 +77,10 @@ class BackendMachine(RuleBasedStateMachine):
     def range_matches(self, bucket, start, end, limit):
         with self.be.read_tx() as tx:
             got = tx.unsafe_range(bucket, start, end, limit)
-        want = sorted((k, v) for k, v in self.model[bucket].items() if start <= k < end)
+        if end:
+            want = sorted((k, v) for k, v in self.model[bucket].items() if start <= k < end)
+        else:  # an empty end is the single key, as etcd's UnsafeRange
+            want = [(start, self.model[bucket][start])] if start in self.model[bucket] else []
         if limit:
             want = want[:limit]
         assert got == want

@@ -54,6 +54,7 @@ def in_range(k: bytes, key: bytes, end: bytes | None) -> bool:
 
 # ETCDPY_LONG=1 runs many more examples (minutes rather than seconds).
 LONG = os.environ.get("ETCDPY_LONG") == "1"
+pytestmark = pytest.mark.timeout(3600 if LONG else 120)
 
 
 class MVCCMachine(RuleBasedStateMachine):
