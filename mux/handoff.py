@@ -10,9 +10,9 @@ writes) makes no extra Python call.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mux.h2 import SettingsAckStripper
 from mux.info import ConnectionInfo
@@ -56,40 +56,20 @@ class Target(Protocol):
         ...
 
 
-_TRANSPORT_METHODS = (
-    "write",
-    "writelines",
-    "write_eof",
-    "can_write_eof",
-    "close",
-    "abort",
-    "is_closing",
-    "pause_reading",
-    "resume_reading",
-    "is_reading",
-    "get_write_buffer_size",
-    "get_write_buffer_limits",
-    "set_write_buffer_limits",
-    "get_protocol",
-    "set_protocol",
-)
-
-
 class InfoTransport(asyncio.Transport):
     """The real transport as seen by a handed-off protocol, plus the mux's ``ConnectionInfo``.
 
     ``get_extra_info("mux")`` returns the info; ``"peername"`` returns the original client when a trusted
-    PROXY header named one, so frameworks log the real client address.
+    PROXY header named one, so frameworks log the real client address. ``write`` is the inner transport's
+    own bound method; the rest delegate with one extra call.
     """
 
     def __init__(self, transport: asyncio.BaseTransport, info: ConnectionInfo) -> None:
         super().__init__()
-        self.inner = transport
+        inner = cast(asyncio.Transport, transport)
+        self.inner = inner
         self.info = info
-        for name in _TRANSPORT_METHODS:
-            method = getattr(transport, name, None)
-            if method is not None:
-                setattr(self, name, method)
+        self.write = inner.write  # type: ignore[method-assign]
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "mux":
@@ -98,15 +78,70 @@ class InfoTransport(asyncio.Transport):
             return self.info.client
         return self.inner.get_extra_info(name, default)
 
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.inner.writelines(list_of_data)
+
+    def write_eof(self) -> None:
+        self.inner.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self.inner.can_write_eof()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+    def is_closing(self) -> bool:
+        return self.inner.is_closing()
+
+    def pause_reading(self) -> None:
+        self.inner.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.inner.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self.inner.is_reading()
+
+    def get_write_buffer_size(self) -> int:
+        return self.inner.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self.inner.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.inner.set_write_buffer_limits(high, low)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.inner.get_protocol()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.inner.set_protocol(protocol)
+
 
 class _Tracked(asyncio.Protocol):
+    """Passes everything to ``inner`` (reads through its own bound method) and reports the end."""
+
     def __init__(self, inner: asyncio.BaseProtocol, on_lost: Callable[[BaseException | None], None]) -> None:
         self._inner = inner
         self._on_lost = on_lost
-        for name in ("connection_made", "data_received", "eof_received", "pause_writing", "resume_writing"):
-            method = getattr(inner, name, None)
-            if method is not None:
-                setattr(self, name, method)
+        data_received = getattr(inner, "data_received", None)
+        if data_received is not None:
+            self.data_received = data_received  # type: ignore[method-assign]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        return cast(asyncio.Protocol, self._inner).eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         try:

@@ -203,25 +203,34 @@ def http2() -> Matcher:
 ValuePredicate = Callable[[bytes], bool]
 
 
-@dataclass(slots=True)
 class _HTTP2HeaderProbe:
-    scanner: h2.HeaderScanner
-    accept: ValuePredicate
-    send_settings: bool
-    output: bytes = b""
-    settings_sent: bool = False
-    verdict: Verdict = MORE
+    __slots__ = ("matcher", "output", "scanner", "settings_sent", "verdict")
+
+    def __init__(self, matcher: HTTP2Header) -> None:
+        self.matcher = matcher
+        self.scanner: h2.HeaderScanner | None = None  # made once the preface is confirmed
+        self.output = b""
+        self.settings_sent = False
+        self.verdict = MORE
 
     def feed(self, seen: bytes) -> Verdict:
         if self.verdict is not MORE:
             return self.verdict
+        if self.scanner is None:
+            n = min(len(seen), len(h2.PREFACE))
+            if seen[:n] != h2.PREFACE[:n]:
+                self.verdict = NO
+                return NO
+            if n < len(h2.PREFACE):
+                return MORE
+            self.scanner = h2.HeaderScanner(self.matcher.name)
         result = self.scanner.scan(seen)
         if result is h2.ScanResult.FOUND:
             assert self.scanner.value is not None
-            self.verdict = MATCH if self.accept(self.scanner.value) else NO
+            self.verdict = MATCH if self.matcher.accept(self.scanner.value) else NO
         elif result is not h2.ScanResult.MORE:
             self.verdict = NO
-        elif self.send_settings and self.scanner.saw_client_settings and not self.settings_sent:
+        elif self.matcher.send_settings and self.scanner.saw_client_settings and not self.settings_sent:
             # SETTINGS-first clients send no HEADERS until the server's SETTINGS arrive (mux-notes §6.3).
             self.settings_sent = True
             self.output = h2.EMPTY_SETTINGS
@@ -248,7 +257,7 @@ class HTTP2Header:
     description: str = ""
 
     def probe(self) -> Probe:
-        return _HTTP2HeaderProbe(h2.HeaderScanner(self.name), self.accept, self.send_settings)
+        return _HTTP2HeaderProbe(self)
 
 
 def http2_header(name: str, value: str, *, prefix: bool = False, send_settings: bool = True) -> Matcher:

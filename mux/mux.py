@@ -70,6 +70,15 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self.fallback: Route | None = None
+        self._matches_before_data: bool | None = None
+
+    def matches_before_data(self) -> bool:
+        """Whether some route matches a connection before its first byte (``any_()``, server-first)."""
+        if self._matches_before_data is None:
+            self._matches_before_data = any(
+                m.probe().feed(b"") is MATCH for route in self.routes for m in route.matchers
+            )
+        return self._matches_before_data
 
     def route(
         self, name: str, *matchers: Matcher, target: Target, max_connections: int | None = None
@@ -80,6 +89,7 @@ class Router:
             raise ValueError(f"route {name!r} already exists")
         route = Route(name, tuple(matchers), target, max_connections)
         self.routes.append(route)
+        self._matches_before_data = None
         return route
 
     def listen(self, name: str, *matchers: Matcher, backlog: int = 1024) -> Listener:
@@ -178,7 +188,8 @@ class _Sniffer(asyncio.Protocol):
         self.probes = [[m.probe() for m in route.matchers] for route in self.router.routes]
         if mux.match_timeout is not None:
             self.timer = asyncio.get_running_loop().call_later(mux.match_timeout, self._deadline)
-        self._decide()
+        if self.router.matches_before_data():
+            self._decide()
 
     def _decide(self) -> None:
         if self.await_proxy_header:
@@ -344,6 +355,8 @@ class _Sniffer(asyncio.Protocol):
 
 
 def _route_verdict(probes: Sequence[Probe], seen: bytes) -> Verdict:
+    if len(probes) == 1:
+        return probes[0].feed(seen)
     verdict = NO
     for probe in probes:
         v = probe.feed(seen)
