@@ -99,6 +99,15 @@ class TreeIndex:
         else:
             ki.put(modified)
 
+    def restore_tombstone(self, key: bytes, rev: Revision) -> None:
+        """Records a stored tombstone seen while loading; one whose puts are gone starts the key."""
+        ki = self._tree.get(key)
+        if ki is None:
+            ki = self._tree[key] = KeyIndex(key)
+            ki.restore_tombstone(rev)
+        elif not ki.generations[-1].is_empty():
+            ki.tombstone(rev)
+
     def tombstone(self, key: bytes, rev: Revision) -> None:
         """Records a delete; raises ErrRevisionNotFound when ``key`` is not live."""
         ki = self._tree.get(key)

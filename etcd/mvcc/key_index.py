@@ -4,7 +4,8 @@ A generation runs from the put that creates the key to the delete (tombstone) th
 generation is the open one, empty after a delete. For example, puts at 1, 2, a delete at 3, puts at
 4, 5 and a delete at 6 give ``[{1.0, 2.0, 3.0(t)}, {4.0, 5.0, 6.0(t)}, {empty}]``. Compaction drops
 revisions older than the compaction point but keeps the newest one at or below it (still readable),
-and drops whole generations that ended (tombstone) at or below it.
+and drops whole generations that ended (tombstone) before it; a tombstone exactly at the compaction
+point stays until the next compaction.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class KeyIndex:
         g.revs.append(rev)
         g.ver += 1
         self.modified = rev
+
+    def restore_tombstone(self, rev: Revision) -> None:
+        """Starts the index from a stored tombstone whose puts were compacted away: a generation
+        holding only the tombstone, so compaction keeps it as it would have before the restart."""
+        if len(self.generations) != 1 or not self.generations[0].is_empty():
+            raise ValueError("mvcc: restore on a non-empty key index")
+        self.modified = rev
+        self.generations = [Generation(ver=1, created=rev, revs=[rev]), Generation()]
 
     def restore(self, created: Revision, modified: Revision, ver: int) -> None:
         """Starts the index from a stored key-value, as restore on open does."""
@@ -122,9 +131,11 @@ class KeyIndex:
     def _do_compact(self, at_rev: int, available: set[Revision]) -> tuple[int, int]:
         gen_idx = 0
         g = self.generations[0]
-        # the first generation that ends after at_rev, or the open one
+        # The first generation that ends at or after at_rev, or the open one. A tombstone exactly at
+        # at_rev is kept so a watcher starting there still sees the delete (etcd PR #18274, in 3.4.34;
+        # 3.4.23 dropped it, etcd issue #18089).
         while gen_idx < len(self.generations) - 1:
-            if g.revs[-1].main > at_rev:
+            if g.revs[-1].main >= at_rev:
                 break
             gen_idx += 1
             g = self.generations[gen_idx]
@@ -140,23 +151,15 @@ class KeyIndex:
         """Drops what compaction at ``at_rev`` removes; adds the revisions kept to ``available``."""
         gen_idx, rev_idx = self._do_compact(at_rev, available)
         g = self.generations[gen_idx]
-        if not g.is_empty():
-            if rev_idx != -1:
-                del g.revs[:rev_idx]
-            # a generation left with only its tombstone is gone too
-            if len(g.revs) == 1 and gen_idx != len(self.generations) - 1:
-                available.discard(g.revs[0])
-                gen_idx += 1
+        if not g.is_empty() and rev_idx != -1:
+            del g.revs[:rev_idx]
         del self.generations[:gen_idx]
 
     def keep(self, at_rev: int, available: set[Revision]) -> None:
         """Adds to ``available`` what ``compact(at_rev)`` would keep, changing nothing."""
         if self.is_empty():
             return
-        gen_idx, rev_idx = self._do_compact(at_rev, available)
-        g = self.generations[gen_idx]
-        if not g.is_empty() and rev_idx == len(g.revs) - 1 and gen_idx != len(self.generations) - 1:
-            available.discard(g.revs[rev_idx])
+        self._do_compact(at_rev, available)
 
     def is_empty(self) -> bool:
         return len(self.generations) == 1 and self.generations[0].is_empty()

@@ -236,10 +236,7 @@ class KVStore:
                 kv = KeyValue.FromString(v)
                 self.current_rev = rev.main
                 if is_tombstone(k):
-                    ki = index.key_index(kv.key)
-                    # A tombstone whose puts a cut-short compaction already deleted has nothing to end.
-                    if ki is not None and not ki.generations[-1].is_empty():
-                        ki.tombstone(rev)
+                    index.restore_tombstone(kv.key, rev)
                     leases.pop(kv.key, None)
                     continue
                 index.restore(kv.key, Revision(kv.create_revision, 0), rev, kv.version)

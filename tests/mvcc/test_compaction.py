@@ -34,6 +34,17 @@ def test_physical_compaction_keeps_latest_revision_at_or_below(store):
     assert [kv.value for kv in store.range(b"a", ro=RangeOptions(rev=6)).kvs] == [b"2"]
 
 
+def test_tombstone_at_the_compaction_revision_survives_until_the_next(opener, store):
+    history(store)  # b deleted at 5
+    store.compact(5).result(10)
+    assert 5 in stored_revs(store)
+    h = store.hash_by_rev(7)
+    store2 = opener.reopen(store)  # the restored index must keep the tombstone too
+    assert store2.hash_by_rev(7) == h
+    store2.compact(6).result(10)
+    assert 5 not in stored_revs(store2)
+
+
 def test_compaction_in_small_batches_gives_the_same_result(opener):
     store = opener(compaction_batch_limit=2)
     history(store)

@@ -65,11 +65,15 @@ def test_since_returns_newest_sub_per_main():
         (1, [[R(2), R(4), R(6)], [R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], set()),
         (3, [[R(2), R(4), R(6)], [R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], {R(2)}),
         (5, [[R(4), R(6)], [R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], {R(4)}),
-        (6, [[R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], set()),
+        # a tombstone exactly at the compaction revision stays (etcd PR #18274)
+        (6, [[R(6)], [R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], {R(6)}),
+        (7, [[R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], set()),
         (9, [[R(8), R(10), R(12)], [R(14), R(14, 1), R(16)], []], {R(8)}),
-        (12, [[R(14), R(14, 1), R(16)], []], set()),
+        (12, [[R(12)], [R(14), R(14, 1), R(16)], []], {R(12)}),
+        (13, [[R(14), R(14, 1), R(16)], []], set()),
         (15, [[R(14, 1), R(16)], []], {R(14, 1)}),
-        (16, [[]], set()),
+        (16, [[R(16)], []], {R(16)}),
+        (17, [[]], set()),
     ],
 )
 def test_compact_drops_old_revisions_and_ended_generations(at, gens, kept):
@@ -97,4 +101,8 @@ def test_empty_after_compacting_past_last_tombstone():
     ki.put(R(2))
     ki.tombstone(R(3))
     ki.compact(3, set())
+    assert not ki.is_empty()  # the tombstone at the compaction revision is still there
+    with pytest.raises(ErrRevisionNotFound):
+        ki.get(3)
+    ki.compact(4, set())
     assert ki.is_empty()

@@ -129,6 +129,18 @@ def test_start_at_compacted_revision_itself_is_fine(store):
     assert [(e.kv.value, e.kv.mod_revision) for r in ws.poll() for e in r.events] == [(b"2", 4), (b"3", 5)]
 
 
+def test_watch_from_compacted_revision_sees_the_delete_there(store):
+    # etcd issue #18089: a delete at exactly the compaction revision must not vanish from a watch
+    # starting there (fixed in etcd 3.4.34 by keeping that tombstone, PR #18274).
+    store.put(b"a", b"1")
+    store.delete_range(b"a")
+    store.compact(3).result(10)
+    ws = store.new_watch_stream()
+    ws.watch(b"a", start_rev=3)
+    store.sync_watchers()
+    assert [(e.type, e.kv.mod_revision) for r in ws.poll() for e in r.events] == [(DELETE, 3)]
+
+
 def test_slow_watcher_becomes_victim_and_loses_nothing(store):
     ws = store.new_watch_stream(buf_len=1)
     wid = ws.watch(b"a")
