@@ -152,14 +152,15 @@ class RaftLog:
 
     def term(self, i: int) -> int:
         """The term of entry ``i``; 0 beyond the last index. Raises ErrCompacted/ErrUnavailable."""
-        dummy = self.first_index() - 1
-        if i > self.last_index():
-            return 0
-        if i < dummy:
-            raise ErrCompacted()
+        # The unstable tail first: it is where the hot path (recent entries) looks, and it
+        # overrides the storage for the indexes it holds.
         t = self.unstable.maybe_term(i)
         if t is not None:
             return t
+        if i > self.last_index():
+            return 0
+        if i < self.first_index() - 1:
+            raise ErrCompacted()
         return self.storage.term(i)
 
     def zero_term_on_err_compacted(self, i: int) -> int:
