@@ -127,8 +127,11 @@ class Backend:
         """Bytes the database takes on disk (etcd's ``Size``, the number the quota checks)."""
         total = 0
         for entry in os.scandir(self.path):
-            if entry.is_file(follow_symlinks=False):
-                total += entry.stat().st_size
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat().st_size
+            except FileNotFoundError:
+                pass  # RocksDB's background compaction removed it since the scan began
         return total
 
     def size_in_use(self) -> int:

@@ -95,8 +95,11 @@ class KVStore:
         self._notify(self.current_rev, txn.changes())
 
     def _report_db_size(self) -> None:
-        metrics.db_total_size.set(self.backend.size())
-        metrics.db_total_size_in_use.set(self.backend.size_in_use())
+        try:
+            metrics.db_total_size.set(self.backend.size())
+            metrics.db_total_size_in_use.set(self.backend.size_in_use())
+        except OSError:  # a metric is not worth failing a commit for
+            pass
 
     def _notify(self, rev: int, changes: list[KeyValue]) -> None:
         """Hook for the watchable store; the plain store has no watchers."""
