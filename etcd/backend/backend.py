@@ -65,6 +65,9 @@ class Backend:
         self.commits = 0  # committed batches since open, for tests and metrics
         # Called under the lock after each commit (etcd's backend hooks); must be quick and not raise.
         self.commit_hooks: list[Callable[[], None]] = []
+        # The error of the timer's last failed commit (the batch is kept and retried), else None;
+        # a server checks it to stop rather than run on without durable state.
+        self.commit_error: Exception | None = None
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         if batch_interval > 0:
@@ -109,7 +112,11 @@ class Backend:
             with self._lock:
                 if self._closed:
                     return
-                self._commit_locked()
+                try:
+                    self._commit_locked()
+                    self.commit_error = None
+                except Exception as err:  # keep the batch and retry; etcd would panic here
+                    self.commit_error = err
 
     def close(self) -> None:
         """Commits what is pending, stops the timer and closes the database. Idempotent."""
