@@ -35,8 +35,9 @@ class Backend:
     batch as the data it covers, so after a crash both are there or neither is, and replay is idempotent.
 
     Blocking and thread-safe: one re-entrant lock guards the batch, reads and commits; a daemon thread
-    commits on the interval. Each commit is one RocksDB write batch, fsynced when ``sync`` (as bbolt's
-    commit is), so a batch is wholly on disk or wholly absent after a crash or power loss.
+    commits on the interval (``batch_interval`` <= 0: no thread; commits happen at ``batch_limit``,
+    ``force_commit`` and ``close``). Each commit is one RocksDB write batch, fsynced when ``sync`` (as
+    bbolt's commit is), so a batch is wholly on disk or wholly absent after a crash or power loss.
     """
 
     def __init__(
