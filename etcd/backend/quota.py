@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from etcd.backend.backend import Backend
 
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024  # etcd's DefaultQuotaBytes, used when the flag is 0
 MAX_QUOTA_BYTES = 8 * 1024 * 1024 * 1024  # etcd warns above this
-# etcd's per-KV overhead estimate in quota.go (kvOverhead).
+# etcd's estimates in quota.go: kvOverhead per key-value, leaseOverhead per lease.
 KV_OVERHEAD = 256
+LEASE_OVERHEAD = 64
 
 
 class ErrNoSpace(Exception):
@@ -37,3 +40,17 @@ class BackendQuota:
     def cost_put(key: bytes, value: bytes) -> int:
         """The estimated bytes a put adds: its key and value plus the per-key overhead."""
         return len(key) + len(value) + KV_OVERHEAD
+
+    @staticmethod
+    def cost_txn(txn: Any) -> int:
+        """etcd's ``costTxn``: the larger of the success and failure branches' put costs (a
+        ``TxnRequest`` from ``etcd.mvcc.request`` or ``etcdserverpb``)."""
+
+        def branch(ops: Any) -> int:
+            total = 0
+            for op in ops:
+                if op.WhichOneof("request") == "request_put":
+                    total += BackendQuota.cost_put(op.request_put.key, op.request_put.value)
+            return total
+
+        return max(branch(txn.success), branch(txn.failure))

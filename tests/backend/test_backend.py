@@ -12,6 +12,7 @@ from etcd.backend.backend import Backend
 from etcd.backend.consistent_index import read_consistent_index, write_consistent_index
 from etcd.backend.quota import BackendQuota, ErrNoSpace
 from etcd.backend.snapshot import SnapshotError
+from etcd.mvcc.request import PutRequest, RequestOp, TxnRequest
 
 
 def put(be: Backend, bucket: bytes, key: bytes, value: bytes) -> None:
@@ -226,6 +227,16 @@ def test_quota_refuses_past_the_limit(be):
     assert quota.available(10)
     assert not quota.available(2000)
     assert str(ErrNoSpace()) == "etcdserver: mvcc: database space exceeded"
+
+
+def test_quota_costs_as_etcd_estimates():
+    assert BackendQuota.cost_put(b"k", b"vv") == 3 + 256
+    txn = TxnRequest(
+        success=[RequestOp(request_put=PutRequest(key=b"a", value=b"1"))],
+        failure=[RequestOp(request_put=PutRequest(key=b"b", value=b"1" * 10)),
+                 RequestOp(request_put=PutRequest(key=b"c", value=b""))],
+    )
+    assert BackendQuota.cost_txn(txn) == (1 + 10 + 256) + (1 + 256)
 
 
 def test_quota_zero_means_two_gib_and_negative_disables(be):
