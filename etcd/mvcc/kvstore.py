@@ -34,7 +34,9 @@ class LeaseAttacher(Protocol):
     """What the store needs of the lessor: keys are attached and detached as they are written.
 
     Both raise (the lessor's own error, e.g. lease not found) for an unknown lease; ``attach`` with an
-    empty key list checks the lease and changes nothing.
+    empty key list checks the lease and changes nothing. They are called with the backend lock held,
+    so the lessor must never wait for the backend lock while another thread may be inside these calls
+    waiting for the lessor's lock (lock order: backend, then lessor).
     """
 
     def attach(self, lease_id: int, keys: list[bytes]) -> None: ...
@@ -51,7 +53,9 @@ class KVStore:
     of every key attached to or detached from a lease.
 
     On open the index is rebuilt from the key bucket; a compaction that was scheduled but not finished
-    runs again (``resumed_compaction`` is its future).
+    runs again (``resumed_compaction`` is its future). Physical compaction deletes
+    ``compaction_batch_limit`` revisions per backend commit and rests ``compaction_pause`` seconds
+    between batches (etcd's ``--experimental-compaction-batch-limit`` and its 10 ms).
     """
 
     def __init__(
