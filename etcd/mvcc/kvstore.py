@@ -12,7 +12,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
@@ -28,6 +28,15 @@ from etcd.mvcc.revision import Revision, bytes_to_rev, is_tombstone, rev_to_byte
 
 DEFAULT_COMPACTION_BATCH_LIMIT = 1000  # etcd's --experimental-compaction-batch-limit default
 COMPACTION_PAUSE = 0.01  # seconds between compaction batches, as etcd's 10 ms
+
+
+class KVHash(NamedTuple):
+    """What ``hash_by_rev`` returns: the fields of etcd's ``HashKVResponse`` (``revision`` is the
+    store's current revision, for the response header)."""
+
+    hash: int
+    compact_revision: int
+    revision: int
 
 
 class LeaseAttacher(Protocol):
@@ -180,9 +189,10 @@ class KVStore:
             stop=self._stop,
         )
 
-    def hash_by_rev(self, rev: int = 0) -> tuple[int, int, int]:
-        """(hash, current revision, compact revision): a CRC-32 of the bucket name and every key-value
-        pair of the key bucket at or below ``rev`` (0: current) that compaction keeps.
+    def hash_by_rev(self, rev: int = 0) -> KVHash:
+        """(hash, compact revision, current revision): a CRC-32 of the bucket name and every key-value
+        pair of the key bucket at or below ``rev`` (0: current) that compaction keeps. (etcd's
+        ``HashByRev`` returns the two revisions the other way round; use the field names.)
 
         Members with the same history agree on it; etcd hashes with CRC-32C (Castagnoli), we with
         zlib's CRC-32, so our numbers are comparable only among our own members.
@@ -211,7 +221,7 @@ class KVStore:
                     continue
                 h = zlib.crc32(v, zlib.crc32(k, h))
         metrics.hash_rev_sec.observe(time.perf_counter() - start)
-        return h, current, compact_rev
+        return KVHash(h, compact_rev, current)
 
     def hash(self) -> int:
         """A CRC-32 of every bucket's keys and values (etcd's ``Maintenance.Hash``)."""

@@ -106,7 +106,7 @@ def test_hash_equal_for_equal_histories(make_store):
     s2.put(b"x", b"1")
     h1, h2 = s1.hash_by_rev(7), s2.hash_by_rev(7)
     assert h1[0] == h2[0]  # same history up to 7
-    assert (h1[1], h2[1]) == (7, 8)  # each reports its own current revision
+    assert (h1.revision, h2.revision) == (7, 8)  # each reports its own current revision
     assert s1.hash_by_rev()[0] != s2.hash_by_rev()[0]
 
 
@@ -120,8 +120,9 @@ def test_hash_differs_when_a_value_differs(make_store):
 def test_hash_returns_current_and_compact_revision(store):
     history(store)
     store.compact(4).result(10)
-    _, current, compact = store.hash_by_rev(6)
-    assert (current, compact) == (7, 4)
+    h = store.hash_by_rev(6)
+    assert (h.compact_revision, h.revision) == (4, 7)
+    assert tuple(h) == (h.hash, 4, 7)
     with pytest.raises(ErrCompacted):
         store.hash_by_rev(4)
     with pytest.raises(ErrFutureRev):
