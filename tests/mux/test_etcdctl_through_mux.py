@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -59,19 +60,20 @@ async def test_etcdctl_get_through_the_mux(fake_kv: tuple[str, list[bytes]]) -> 
     port = (await m.start()).sockets[0].getsockname()[1]
     try:
         assert ETCDCTL is not None
-        proc = await asyncio.create_subprocess_exec(
+        # From a worker thread: the loop's own spawning runs Python's after-fork hooks in the child,
+        # which can crash next to grpcio's threads.
+        command = [
             ETCDCTL,
             f"--endpoints=127.0.0.1:{port}",
             "--dial-timeout=5s",
             "--command-timeout=5s",
             "get",
             "foo",
-            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 20)
-        assert proc.returncode == 0, err.decode()
+        ]
+        env = {"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}
+        done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, timeout=20)
+        out, err = done.stdout, done.stderr
+        assert done.returncode == 0, err.decode()
         assert out.decode().splitlines() == ["foo", "bar"]
         assert asked == [b"foo"]
         assert route.stats.matched >= 1

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import socket
 import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,12 +41,12 @@ needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed (apt
 
 
 async def curl(*args: str) -> tuple[int, str, str]:
+    """Runs curl from a worker thread: the event loop's own subprocess spawning runs Python's after-fork
+    hooks in the child, which can crash in a process that also runs grpcio's threads."""
     assert CURL is not None
-    proc = await asyncio.create_subprocess_exec(
-        CURL, "-sS", "--max-time", "10", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode(), err.decode()
+    command = [CURL, "-sS", "--max-time", "10", *args]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, timeout=20)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
 def grpc_method(channel: grpc.aio.Channel, name: str) -> grpc.aio.UnaryUnaryMultiCallable:
