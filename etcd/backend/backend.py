@@ -59,6 +59,7 @@ class Backend:
         self._wo = WriteOptions()
         self._wo.sync = sync
         self._lock = threading.RLock()
+        self._write_depth = 0  # nesting of `with batch_tx()` blocks on the thread holding the lock
         self._buf = TxBuffer()
         self._batch_tx = BatchTx(self)
         self._read_tx = ReadTx(self)

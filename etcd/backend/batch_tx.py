@@ -14,9 +14,17 @@ class BatchTx(ReadTx):
     not at all. Reads through this object see the batch's own writes.
     """
 
+    def __enter__(self) -> BatchTx:
+        super().__enter__()
+        self._be._write_depth += 1
+        return self
+
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._be._buf.writes >= self._be.batch_limit:
+            self._be._write_depth -= 1
+            # Only the outermost block may commit: a nested one (the lessor deleting a lease record inside
+            # mvcc's write transaction) must not split that transaction from its consistent index.
+            if self._be._write_depth == 0 and self._be._buf.writes >= self._be.batch_limit:
                 self._be._commit_locked()
         finally:
             self._be._lock.release()

@@ -248,3 +248,20 @@ def test_close_is_idempotent(open_backend):
     be = open_backend()
     be.close()
     be.close()
+
+
+def test_nested_write_block_does_not_commit_inside_the_outer_one(tmp_path) -> None:
+    """A nested `with batch_tx()` reaching the batch limit must leave the commit to the outermost block."""
+    be = Backend(str(tmp_path / "db"), batch_interval=3600, batch_limit=2)
+    try:
+        tx = be.batch_tx()
+        with tx:
+            tx.unsafe_put(b"key", b"a", b"1")
+            with tx:
+                tx.unsafe_put(b"lease", b"b", b"2")
+                tx.unsafe_put(b"lease", b"c", b"3")
+            assert be._buf.writes == 3  # still pending: the outer block is open
+            tx.unsafe_put(b"meta", b"consistent_index", b"\0" * 8)
+        assert be._buf.writes == 0  # the outer exit committed everything in one batch
+    finally:
+        be.close()
