@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import ssl
@@ -51,6 +52,25 @@ async def curl(*args: str) -> tuple[int, str, str]:
 
 def grpc_method(channel: grpc.aio.Channel, name: str) -> grpc.aio.UnaryUnaryMultiCallable:
     return channel.unary_unary(f"/mux.test.Echo/{name}")
+
+
+@contextlib.asynccontextmanager
+async def serving(m: mux.Mux) -> AsyncIterator[int]:
+    """Starts ``m`` on an ephemeral 127.0.0.1 port and closes it afterwards (0.5 s grace)."""
+    port = (await m.start()).sockets[0].getsockname()[1]
+    try:
+        yield port
+    finally:
+        await m.close(grace=0.5)
+
+
+@contextlib.asynccontextmanager
+async def closing_server(server: asyncio.Server) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 class Errors(list[MuxError]):
@@ -132,8 +152,7 @@ async def test_settings_first_client_gets_settings_and_backend_never_sees_the_ac
     backend_server = await asyncio.start_unix_server(backend, path)
     m = mux.Mux(match_timeout=2.0)
     m.route("grpc", mux.grpc(), target=mux.proxy_to(f"unix:{path}"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port, closing_server(backend_server):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         client_settings = h2.frame(h2.SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x00")
         writer.write(h2.PREFACE + client_settings)
@@ -155,10 +174,6 @@ async def test_settings_first_client_gets_settings_and_backend_never_sees_the_ac
         await asyncio.wait_for(got_all.wait(), 2)
         assert bytes(received) == h2.PREFACE + client_settings + rest
         writer.close()
-    finally:
-        await m.close(grace=0.5)
-        backend_server.close()
-        await backend_server.wait_closed()
 
 
 async def test_ack_arriving_after_headers_is_stripped_from_the_live_stream(tmp_path: Path) -> None:
@@ -175,8 +190,7 @@ async def test_ack_arriving_after_headers_is_stripped_from_the_live_stream(tmp_p
     backend_server = await asyncio.start_unix_server(backend, path)
     m = mux.Mux(match_timeout=2.0)
     m.route("grpc", mux.grpc(), target=mux.proxy_to(f"unix:{path}"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port, closing_server(backend_server):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         settings = h2.frame(h2.SETTINGS, 0, 0)
         writer.write(h2.PREFACE + settings)
@@ -197,10 +211,6 @@ async def test_ack_arriving_after_headers_is_stripped_from_the_live_stream(tmp_p
             h2.PING, 0, 0, b"8bytes!!"
         )
         writer.close()
-    finally:
-        await m.close(grace=0.5)
-        backend_server.close()
-        await backend_server.wait_closed()
 
 
 @needs_curl
@@ -290,8 +300,7 @@ async def test_sniff_cap_closes_a_client_that_never_decides() -> None:
     errors = Errors()
     m = mux.Mux(max_sniff_bytes=4096, on_error=errors.append)
     m.route("undecided", mux.custom(lambda seen: MORE), target=mux.close())
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for _ in range(10):
@@ -303,8 +312,6 @@ async def test_sniff_cap_closes_a_client_that_never_decides() -> None:
         assert errors.kinds() == [SniffLimitExceeded]
         assert m.stats.sniff_limit == 1
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_a_route_waits_for_higher_routes_that_need_more_bytes() -> None:
@@ -312,8 +319,7 @@ async def test_a_route_waits_for_higher_routes_that_need_more_bytes() -> None:
     m = mux.Mux(match_timeout=2.0)
     first = m.listen("long", mux.prefix(b"ABCDEFGH"))
     second = m.listen("short", mux.prefix(b"ABC"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _, w1 = await asyncio.open_connection("127.0.0.1", port)
         w1.write(b"ABC")
         await asyncio.sleep(0.1)
@@ -332,8 +338,6 @@ async def test_a_route_waits_for_higher_routes_that_need_more_bytes() -> None:
         assert await r3.readexactly(4) == b"ABCX"
         for writer in (w, w1, w3, w3b):
             writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_listener_replays_sniffed_bytes_then_the_socket_then_eof() -> None:
@@ -341,8 +345,7 @@ async def test_listener_replays_sniffed_bytes_then_the_socket_then_eof() -> None
     m = mux.Mux()
     m.route("decoy", mux.custom(lambda seen: MORE if len(seen) < 5 else NO), target=mux.close())
     listener = m.listen("any", mux.any_())
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"hello world")
         server_reader, server_writer = await asyncio.wait_for(listener.accept(), 2)
@@ -353,45 +356,36 @@ async def test_listener_replays_sniffed_bytes_then_the_socket_then_eof() -> None
         assert await asyncio.wait_for(server_reader.read(), 2) == b"hello world-more"
         server_writer.close()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_any_route_matches_before_the_first_byte() -> None:
     m = mux.Mux()
     listener = m.listen("any", mux.any_())
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         _, server_writer = await asyncio.wait_for(listener.accept(), 1)  # the client has sent nothing
         server_writer.close()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_multiple_matchers_in_one_route_any_one_is_enough() -> None:
     """cmux TestMultipleMatchers."""
     m = mux.Mux()
     listener = m.listen("multi", mux.prefix(b"nope"), mux.prefix(b"yes"), mux.prefix(b"never"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"yes please")
         reader, server_writer = await asyncio.wait_for(listener.accept(), 1)
         assert await reader.readexactly(10) == b"yes please"
         server_writer.close()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_closing_one_route_leaves_the_others_serving() -> None:
     m = mux.Mux(match_timeout=1.0)
     closed = m.listen("closed", mux.prefix(b"A"))
     other = m.listen("other", mux.prefix(b"A"), mux.prefix(b"B"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         waiting = asyncio.create_task(closed.accept())
         await asyncio.sleep(0)
         closed.close()
@@ -405,16 +399,13 @@ async def test_closing_one_route_leaves_the_others_serving() -> None:
         assert await reader.readexactly(1) == b"A"
         server_writer.close()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_global_connection_limit_closes_extra_connections() -> None:
     errors = Errors()
     m = mux.Mux(max_connections=2, match_timeout=5.0, on_error=errors.append)
     m.route("http", mux.http1(), target=mux.close())
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
         await asyncio.sleep(0.05)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -426,16 +417,13 @@ async def test_global_connection_limit_closes_extra_connections() -> None:
         writer.close()
         await asyncio.sleep(0.05)
         assert m.active_connections == 0
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_route_connection_limit() -> None:
     m = mux.Mux()
     listener = m.route("one", mux.prefix(b"x"), target=mux.Listener("one"), max_connections=1).target
     assert isinstance(listener, mux.Listener)
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _, w1 = await asyncio.open_connection("127.0.0.1", port)
         w1.write(b"x1")
         _, s1 = await asyncio.wait_for(listener.accept(), 1)
@@ -446,8 +434,6 @@ async def test_route_connection_limit() -> None:
         assert (route.stats.matched, route.stats.rejected_limit, route.stats.active) == (2, 1, 1)
         for w in (w1, w2, s1):
             w.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 @needs_curl
@@ -506,8 +492,7 @@ async def test_error_hook_that_raises_does_not_stop_serving(etcd_like: tuple[mux
 async def test_proxy_protocol_header_from_a_trusted_network_names_the_client(http_app: web.AppRunner) -> None:
     m = mux.Mux(proxy_protocol_from=["127.0.0.0/8"])
     m.route("http", mux.http1(), target=mux.serve_protocol(http_app.server))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(build_v1(("203.0.113.7", 40000), ("127.0.0.1", port)))
         writer.write(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -515,24 +500,19 @@ async def test_proxy_protocol_header_from_a_trusted_network_names_the_client(htt
         assert response.startswith(b"HTTP/1.1 200")
         assert response.endswith(b"http|203.0.113.7|")
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_proxy_protocol_header_from_an_untrusted_network_is_just_bytes(http_app: web.AppRunner) -> None:
     errors = Errors()
     m = mux.Mux(proxy_protocol_from=["10.0.0.0/8"], on_error=errors.append)
     m.route("http", mux.http1(), target=mux.serve_protocol(http_app.server))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(build_v1(("203.0.113.7", 40000), ("127.0.0.1", port)))
         writer.write(b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n")
         assert await asyncio.wait_for(reader.read(), 2) == b""
         assert errors.kinds() == [NotMatched]
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_proxy_sends_a_proxy_protocol_header_upstream(tmp_path: Path) -> None:
@@ -546,8 +526,7 @@ async def test_proxy_sends_a_proxy_protocol_header_upstream(tmp_path: Path) -> N
     backend_port = backend_server.sockets[0].getsockname()[1]
     m = mux.Mux()
     m.route("tcp", mux.prefix(b"hi"), target=mux.proxy_to(f"127.0.0.1:{backend_port}", send_proxy_protocol=1))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port, closing_server(backend_server):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"hi there")
         writer.write_eof()
@@ -555,10 +534,6 @@ async def test_proxy_sends_a_proxy_protocol_header_upstream(tmp_path: Path) -> N
         client_port = writer.get_extra_info("sockname")[1]
         assert data == f"PROXY TCP4 127.0.0.1 127.0.0.1 {client_port} {port}\r\nhi there".encode()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
-        backend_server.close()
-        await backend_server.wait_closed()
 
 
 async def test_proxy_passes_half_close_and_large_transfers_intact(tmp_path: Path) -> None:
@@ -573,8 +548,7 @@ async def test_proxy_passes_half_close_and_large_transfers_intact(tmp_path: Path
     backend_server = await asyncio.start_unix_server(echo, path)
     m = mux.Mux()
     route = m.route("echo", mux.prefix(b"ECHO"), target=mux.proxy_to(f"unix:{path}"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port, closing_server(backend_server):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         payload = b"ECHO" + bytes(range(256)) * 40_000  # ~10 MB, far above every buffer limit
 
@@ -590,26 +564,19 @@ async def test_proxy_passes_half_close_and_large_transfers_intact(tmp_path: Path
         assert route.stats.bytes_in == len(payload)
         assert route.stats.bytes_out == len(payload) + len(b"<eof seen>")
         writer.close()
-    finally:
-        await m.close(grace=0.5)
-        backend_server.close()
-        await backend_server.wait_closed()
 
 
 async def test_unreachable_upstream_closes_the_client_and_reports(tmp_path: Path) -> None:
     errors = Errors()
     m = mux.Mux(on_error=errors.append)
     route = m.route("gone", mux.prefix(b"x"), target=mux.proxy_to(f"unix:{tmp_path}/nobody.sock"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"x")
         assert await asyncio.wait_for(reader.read(), 2) == b""
         assert errors.kinds() == [HandoffFailed]
         assert route.stats.handoff_failed == 1 and route.stats.active == 0
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 # TLS termination: gRPC and HTTPS on one TLS port, told apart by ALPN.
@@ -715,15 +682,12 @@ async def test_plaintext_to_a_tls_only_port_is_refused(dev_certs: DevCerts, http
     inner.route("https", mux.http1(), target=mux.serve_protocol(http_app.server))
     context = mux.server_context(str(dev_certs.server_cert), str(dev_certs.server_key))
     m.route("tls", mux.tls(), target=mux.terminate_tls(context, inner))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert await asyncio.wait_for(reader.read(), 2) == b""
         assert errors.kinds() == [NotMatched]
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_client_certificates_required_and_reported(
@@ -821,8 +785,7 @@ async def test_preface_only_client_after_a_one_byte_decoy() -> None:
     m = mux.Mux()
     m.route("decoy", mux.prefix(b"\x00"), target=mux.close())
     listener = m.listen("h2", mux.http2())
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(h2.PREFACE)
         writer.write_eof()
@@ -830,8 +793,6 @@ async def test_preface_only_client_after_a_one_byte_decoy() -> None:
         assert await asyncio.wait_for(reader.read(), 2) == h2.PREFACE
         server_writer.close()
         writer.close()
-    finally:
-        await m.close(grace=0.5)
 
 
 async def test_proxy_backpressure_stalls_a_fast_client_when_upstream_stops_reading(tmp_path: Path) -> None:
@@ -850,8 +811,7 @@ async def test_proxy_backpressure_stalls_a_fast_client_when_upstream_stops_readi
     backend_server = await asyncio.start_unix_server(stalled, path)
     m = mux.Mux()
     route = m.route("bulk", mux.prefix(b"BULK"), target=mux.proxy_to(f"unix:{path}"))
-    port = (await m.start()).sockets[0].getsockname()[1]
-    try:
+    async with serving(m) as port, closing_server(backend_server):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"BULK")
         chunk = b"x" * (1 << 20)
@@ -876,7 +836,3 @@ async def test_proxy_backpressure_stalls_a_fast_client_when_upstream_stops_readi
             await asyncio.sleep(0.02)
         assert received == sent
         writer.close()
-    finally:
-        await m.close(grace=0.5)
-        backend_server.close()
-        await backend_server.wait_closed()
