@@ -125,7 +125,6 @@ class _Sniffer(asyncio.Protocol):
         self.eof = False
         self.done = False
         self.started = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
     # asyncio callbacks: each contains its own failures, so one connection never hurts the others.
 
@@ -187,7 +186,7 @@ class _Sniffer(asyncio.Protocol):
         mux.stats.sniffing += 1
         self.probes = [[m.probe() for m in route.matchers] for route in self.router.routes]
         if mux.match_timeout is not None:
-            self.timer = asyncio.get_running_loop().call_later(mux.match_timeout, self._deadline)
+            mux._watch_deadlines()
         if self.router.matches_before_data():
             self._decide()
 
@@ -258,7 +257,6 @@ class _Sniffer(asyncio.Protocol):
         self.transport.write(out)
 
     def _deadline(self) -> None:
-        self.timer = None
         if self.done:
             return
         try:
@@ -329,9 +327,6 @@ class _Sniffer(asyncio.Protocol):
             mux._report(HandoffFailed(f"route {route.name}: {exc!r}", self.info))
 
     def _stop_sniffing(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         if self in self.mux._sniffing:
             self.mux._sniffing.discard(self)
             self.mux.stats.sniffing -= 1
@@ -416,7 +411,8 @@ class Mux:
     """One or more listening sockets in front of a ``Router``.
 
     Args:
-        match_timeout: seconds a client has to send enough bytes to be routed (None: forever, not advised).
+        match_timeout: seconds a client has to send enough bytes to be routed, give or take an eighth
+            (None: forever, not advised).
         max_sniff_bytes: bytes buffered while undecided; past it the connection is closed.
         max_connections: connections open at once (sniffing and routed); more are closed at accept.
         proxy_protocol_from: networks whose connections may start with a PROXY v1/v2 header, which is
@@ -451,6 +447,7 @@ class Mux:
         self._ids = 0
         self._closing = False
         self._drained: asyncio.Event | None = None
+        self._sweep: asyncio.TimerHandle | None = None
 
     # building the routes: the root router's methods
 
@@ -526,6 +523,26 @@ class Mux:
             return _Refuse(self)
         return _Sniffer(self, self.router, None)
 
+    def _watch_deadlines(self) -> None:
+        """Makes sure the deadline sweep is scheduled while connections are being sniffed.
+
+        One timer for the whole mux instead of one per connection: a connection is routed by its
+        deadline within ``match_timeout`` plus one sweep period (an eighth of it, 50 ms to 1 s).
+        """
+        if self._sweep is None and self.match_timeout is not None:
+            period = min(1.0, max(0.05, self.match_timeout / 8))
+            self._sweep = asyncio.get_running_loop().call_later(period, self._sweep_deadlines)
+
+    def _sweep_deadlines(self) -> None:
+        self._sweep = None
+        if self.match_timeout is None:
+            return
+        expired_before = time.monotonic() - self.match_timeout
+        for sniffer in [s for s in self._sniffing if s.started <= expired_before]:
+            sniffer._deadline()
+        if self._sniffing:
+            self._watch_deadlines()
+
     def _sniffer(self, router: Router, *, outer: ConnectionInfo) -> _Sniffer:
         return _Sniffer(self, router, outer)
 
@@ -559,6 +576,9 @@ class Mux:
     async def close(self, grace: float = 5.0) -> None:
         """Stops accepting; closes sniffing connections now; gives routed ones ``grace`` s, then aborts."""
         self._closing = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for server in self._servers:
             server.close()
         for sniffer in list(self._sniffing):

@@ -51,10 +51,12 @@ class Upstream:
 
 
 class _Side(asyncio.Protocol):
-    """One end of the splice; ``peer`` is the other end's transport."""
+    """One end of the splice; ``peer`` is the other end's transport, ``counts`` says which byte counter."""
 
-    def __init__(self, link: _Link) -> None:
+    def __init__(self, link: _Link, counts: str) -> None:
         self.link = link
+        self.stats = link.handoff.route.stats
+        self.counts = counts  # "bytes_in" or "bytes_out" of the route's stats
         self.transport: asyncio.Transport | None = None
         self.peer: asyncio.Transport | None = None
         self.early: list[bytes] = []  # what arrived before the other side was linked
@@ -65,20 +67,21 @@ class _Side(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
 
     def data_received(self, data: bytes) -> None:
-        self.count(len(data))
-        if self.peer is None:
+        peer = self.peer
+        if peer is None:
             self.early.append(data)
         else:
-            self.peer.write(data)
+            peer.write(data)
+        if self.counts == "bytes_in":
+            self.stats.bytes_in += len(data)
+        else:
+            self.stats.bytes_out += len(data)
 
     def attach_peer(self, peer: asyncio.Transport) -> None:
         self.peer = peer
         for data in self.early:
             peer.write(data)
         self.early.clear()
-
-    def count(self, n: int) -> None:
-        raise NotImplementedError
 
     def eof_received(self) -> bool:
         self.got_eof = True
@@ -106,26 +109,22 @@ class _Side(asyncio.Protocol):
 
 
 class _ClientSide(_Side):
-    def __init__(self, link: _Link, stripper: SettingsAckStripper | None) -> None:
-        super().__init__(link)
-        self.stripper = stripper
+    """The client's end; while the client's SETTINGS ACK is still to come, reads pass the stripper."""
 
-    def data_received(self, data: bytes) -> None:
+    def __init__(self, link: _Link, stripper: SettingsAckStripper | None) -> None:
+        super().__init__(link, "bytes_in")
+        self.stripper = stripper
+        if stripper is not None:
+            self.data_received = self._strip_then_forward  # type: ignore[method-assign]
+
+    def _strip_then_forward(self, data: bytes) -> None:
         stripper = self.stripper
         if stripper is not None:
             data = stripper.feed(data)
             if stripper.done:
                 self.stripper = None
         if data:
-            super().data_received(data)
-
-    def count(self, n: int) -> None:
-        self.link.handoff.route.stats.bytes_in += n
-
-
-class _UpstreamSide(_Side):
-    def count(self, n: int) -> None:
-        self.link.handoff.route.stats.bytes_out += n
+            _Side.data_received(self, data)
 
 
 class _Link:
@@ -134,7 +133,7 @@ class _Link:
     def __init__(self, handoff: Handoff, stripper: SettingsAckStripper | None) -> None:
         self.handoff = handoff
         self.client = _ClientSide(self, stripper)
-        self.upstream = _UpstreamSide(self)
+        self.upstream = _Side(self, "bytes_out")
         self.registry_key: str | None = None
 
     def both_eof(self) -> bool:
