@@ -44,6 +44,7 @@ log = logging.getLogger("mux")
 
 DEFAULT_MATCH_TIMEOUT = 10.0  # seconds; browsers pre-connect and may say nothing for a while
 DEFAULT_MAX_SNIFF_BYTES = 64 * 1024
+DEFAULT_MAX_SNIFF_READS = 256  # a 64 KiB first flight takes ~45 full segments
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -119,6 +120,7 @@ class _Sniffer(asyncio.Protocol):
         self.info: ConnectionInfo | None = None
         self.buffer = bytearray()
         self.offset = 0  # bytes at the start taken by a PROXY header
+        self.reads = 0  # chunks received while sniffing; each one re-feeds the probes all bytes so far
         self.await_proxy_header = False
         self.probes: list[list[Probe]] = []
         self.settings_sent = False
@@ -139,6 +141,7 @@ class _Sniffer(asyncio.Protocol):
         if self.done:
             return
         self.buffer += data
+        self.reads += 1
         try:
             self._decide()
         except Exception as exc:
@@ -207,7 +210,8 @@ class _Sniffer(asyncio.Protocol):
                 self.info.client = client
                 self.info.proxy_header = header
         seen = bytes(self.buffer[self.offset :]) if self.offset else bytes(self.buffer)
-        capped = len(seen) > self.mux.max_sniff_bytes
+        # A client trickling bytes one per segment would make re-feeding quadratic: reads are capped too.
+        capped = len(seen) > self.mux.max_sniff_bytes or self.reads > self.mux.max_sniff_reads
         final = self.eof or capped
         winner: Route | None = None
         undecided = False
@@ -231,7 +235,11 @@ class _Sniffer(asyncio.Protocol):
             if capped:
                 self.mux.stats.sniff_limit += 1
                 self._close(
-                    SniffLimitExceeded(f"no route decided within {self.mux.max_sniff_bytes} bytes", self.info)
+                    SniffLimitExceeded(
+                        f"no route decided within {self.mux.max_sniff_bytes} bytes"
+                        f" or {self.mux.max_sniff_reads} reads ({len(seen)} bytes in {self.reads})",
+                        self.info,
+                    )
                 )
             elif self.eof and not seen:
                 # Port probes and health checks connect and leave without a word: not worth an error.
@@ -414,6 +422,7 @@ class Mux:
         match_timeout: seconds a client has to send enough bytes to be routed, give or take an eighth
             (None: forever, not advised).
         max_sniff_bytes: bytes buffered while undecided; past it the connection is closed.
+        max_sniff_reads: reads while undecided (each re-feeds every probe); past it, likewise.
         max_connections: connections open at once (sniffing and routed); more are closed at accept.
         proxy_protocol_from: networks whose connections may start with a PROXY v1/v2 header, which is
             then taken off and its source used as the client address. Others' headers are just bytes.
@@ -426,6 +435,7 @@ class Mux:
         *,
         match_timeout: float | None = DEFAULT_MATCH_TIMEOUT,
         max_sniff_bytes: int = DEFAULT_MAX_SNIFF_BYTES,
+        max_sniff_reads: int = DEFAULT_MAX_SNIFF_READS,
         max_connections: int | None = None,
         proxy_protocol_from: Iterable[str | Network] = (),
         on_error: ErrorHandler | None = None,
@@ -433,6 +443,7 @@ class Mux:
         self.router = Router()
         self.match_timeout = match_timeout
         self.max_sniff_bytes = max_sniff_bytes
+        self.max_sniff_reads = max_sniff_reads
         self.max_connections = max_connections
         self.proxy_protocol_from: tuple[Network, ...] = tuple(
             ipaddress.ip_network(n) if isinstance(n, str) else n for n in proxy_protocol_from

@@ -836,3 +836,25 @@ async def test_proxy_backpressure_stalls_a_fast_client_when_upstream_stops_readi
             await asyncio.sleep(0.02)
         assert received == sent
         writer.close()
+
+
+async def test_a_client_trickling_bytes_is_cut_off_after_max_sniff_reads() -> None:
+    """Each read re-feeds every probe all bytes so far; a trickle must not buy unbounded CPU."""
+    errors = Errors()
+    m = mux.Mux(max_sniff_reads=10, on_error=errors.append)
+    m.route("undecided", mux.custom(lambda seen: MORE), target=mux.close())
+    async with serving(m) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for _ in range(40):  # bounded: the mux cuts it off after its 11th read
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+        except ConnectionError:
+            pass
+        with contextlib.suppress(ConnectionError):  # closed: EOF, or a reset our writes ran into
+            assert await asyncio.wait_for(reader.read(), 2) == b""
+        assert errors.kinds() == [SniffLimitExceeded]
+        assert "10 reads" in str(errors[0])
+        writer.close()
