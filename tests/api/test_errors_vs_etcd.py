@@ -1,21 +1,26 @@
 """Our ``rpctypes`` constants against the real etcd 3.4.23: each error provoked from a client through
 stubs generated from our .proto files, its status code and details compared with our constant.
 
-One etcd process serves the module (free ports, tmp data dir, killed by PID), with a 4 MiB backend quota
-so the NOSPACE alarm is reachable. Tests run in file order and share the server: KV, lease and cluster
-errors first, then auth (enabled, then disabled again), then the quota, which leaves the alarm raised.
-Errors a single healthy member cannot produce (no leader, timeouts, corrupt, too many requests, ...)
-are pinned only by ``test_rpctypes.py``.
+One etcd process serves most of the module (free ports, tmp data dir, killed by PID), with a 4 MiB
+backend quota so the NOSPACE alarm is reachable. Tests run in file order and share the server: KV,
+lease and cluster errors first, then auth (enabled, then disabled again), then the quota, which leaves
+the alarm raised. A second pair of processes then gives a learner (which refuses most calls), a
+follower (not leader) and a leader that has lost its quorum (no leader). Errors that need a failure
+etcd cannot be made to show on demand (timeouts, corrupt, too many requests, ...) are pinned only by
+``test_rpctypes.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -42,8 +47,10 @@ class Etcd:
     cluster: pb_grpc.ClusterStub
     maintenance: pb_grpc.MaintenanceStub
     auth: pb_grpc.AuthStub
+    watch: pb_grpc.WatchStub
     member_id: int
     peer_url: str
+    proc: subprocess.Popen[bytes]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -57,33 +64,39 @@ def _free_ports(n: int) -> list[int]:
             sock.close()
 
 
-@pytest.fixture(scope="module")
-def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Etcd]:
-    base = tmp_path_factory.mktemp("real-etcd-errors")
-    client_port, peer_port = _free_ports(2)
-    client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    log_path = base / "etcd.log"
+@contextlib.contextmanager
+def running_etcd(
+    base: Path, name: str, ports: list[int], initial_cluster: str = "", extra: tuple[str, ...] = ()
+) -> Iterator[Etcd]:
+    """One etcd member on ``ports`` (client, peer), data under ``base``; killed by PID on exit.
+
+    ``initial_cluster`` empty starts a new one-member cluster; otherwise the member joins it.
+    """
+    client_url, peer_url = (f"http://127.0.0.1:{port}" for port in ports)
+    log_path = base / f"{name}.log"
     args = [
         ETCD,
-        "--name=errors",
-        f"--data-dir={base / 'data'}",
+        f"--name={name}",
+        f"--data-dir={base / name}",
         f"--listen-client-urls={client_url}",
         f"--advertise-client-urls={client_url}",
         f"--listen-peer-urls={peer_url}",
         f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster=errors={peer_url}",
+        f"--initial-cluster={initial_cluster or f'{name}={peer_url}'}",
+        f"--initial-cluster-state={'existing' if initial_cluster else 'new'}",
         "--heartbeat-interval=50",
         "--election-timeout=500",
-        f"--quota-backend-bytes={QUOTA_BYTES}",
+        *extra,
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     channel = grpc.insecure_channel(
-        f"127.0.0.1:{client_port}", options=[("grpc.max_send_message_length", 8 * 1024 * 1024)]
+        f"127.0.0.1:{ports[0]}", options=[("grpc.max_send_message_length", 8 * 1024 * 1024)]
     )
     try:
         maintenance = pb_grpc.MaintenanceStub(channel)
         try:
+            # Status is served once the member has published itself, learners included.
             status = maintenance.Status(pb.StatusRequest(), timeout=20, wait_for_ready=True)
         except grpc.RpcError as e:
             tail = log_path.read_bytes()[-3000:].decode(errors="replace")
@@ -94,13 +107,22 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Etcd]:
             cluster=pb_grpc.ClusterStub(channel),
             maintenance=maintenance,
             auth=pb_grpc.AuthStub(channel),
+            watch=pb_grpc.WatchStub(channel),
             member_id=status.header.member_id,
             peer_url=peer_url,
+            proc=proc,
         )
     finally:
         channel.close()
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Etcd]:
+    base = tmp_path_factory.mktemp("real-etcd-errors")
+    with running_etcd(base, "errors", _free_ports(2), extra=(f"--quota-backend-bytes={QUOTA_BYTES}",)) as e:
+        yield e
 
 
 def fails_with(expected: RPCError, call: Callable[..., Any], request: Message, **kwargs: Any) -> None:
@@ -347,14 +369,16 @@ def test_auth_errors_while_enabled(etcd: Etcd) -> None:
 
 def test_no_space(etcd: Etcd) -> None:
     value = b"q" * (1024 * 1024)
-    for i in range(3 * QUOTA_BYTES // len(value)):
+    # etcd compares the size as of the backend's last commit (every 100 ms), so a quick burst of puts
+    # may overshoot the quota by a few before one is refused.
+    for i in range(16 * QUOTA_BYTES // len(value)):
         try:
             etcd.kv.Put(pb.PutRequest(key=b"/quota/%d" % i, value=value), timeout=T)
         except grpc.RpcError as e:
             err: Any = e
             break
     else:
-        pytest.fail("etcd accepted three times its quota")
+        pytest.fail("etcd accepted sixteen times its quota")
     assert (err.code(), err.details()) == (rpctypes.ErrGRPCNoSpace.code, rpctypes.ErrGRPCNoSpace.message)
     # Once the alarm is up, every write is refused, however small.
     fails_with(rpctypes.ErrGRPCNoSpace, etcd.kv.Put, pb.PutRequest(key=b"/quota/small", value=b"v"))
@@ -362,3 +386,82 @@ def test_no_space(etcd: Etcd) -> None:
     fails_with(rpctypes.ErrGRPCNoSpace, etcd.lease.LeaseGrant, pb.LeaseGrantRequest(TTL=60))
     alarms = etcd.maintenance.Alarm(pb.AlarmRequest(action=pb.AlarmRequest.GET), timeout=T).alarms
     assert [(a.memberID, a.alarm) for a in alarms] == [(etcd.member_id, pb.NOSPACE)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Two members: a learner, then a follower, then a leader that lost its quorum
+
+
+@dataclass(frozen=True)
+class Pair:
+    leader: Etcd
+    learner: Etcd
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    base = tmp_path_factory.mktemp("real-etcd-pair")
+    ports = _free_ports(4)
+    with running_etcd(base, "a", ports[:2]) as a:
+        learner_peer = f"http://127.0.0.1:{ports[3]}"
+        a.cluster.MemberAdd(pb.MemberAddRequest(peerURLs=[learner_peer], isLearner=True), timeout=T)
+        with running_etcd(base, "b", ports[2:], initial_cluster=f"a={a.peer_url},b={learner_peer}") as b:
+            yield Pair(a, b)
+
+
+def test_learner_serves_only_status_and_serializable_range(pair: Pair) -> None:
+    b = pair.learner
+    refused = rpctypes.ErrGPRCNotSupportedForLearner
+    fails_with(refused, b.kv.Put, pb.PutRequest(key=b"k", value=b"v"))
+    fails_with(refused, b.kv.Range, pb.RangeRequest(key=b"k"))
+    fails_with(refused, b.lease.LeaseGrant, pb.LeaseGrantRequest(TTL=60))
+    fails_with(refused, b.cluster.MemberList, pb.MemberListRequest())
+    watch = b.watch.Watch(iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"k"))]), timeout=T)
+    with pytest.raises(grpc.RpcError) as info:
+        next(watch)
+    err: Any = info.value
+    assert (err.code(), err.details()) == (refused.code, refused.message)
+    assert b.kv.Range(pb.RangeRequest(key=b"k", serializable=True), timeout=T).count == 0
+
+
+def test_follower_is_not_leader(pair: Pair) -> None:
+    a, b = pair.leader, pair.learner
+    deadline = time.monotonic() + 10
+    while True:  # the learner is promotable once its log has caught up with the leader's
+        try:
+            a.cluster.MemberPromote(pb.MemberPromoteRequest(ID=b.member_id), timeout=T)
+            break
+        except grpc.RpcError as e:
+            err: Any = e
+            assert err.details() == rpctypes.ErrGRPCLearnerNotReady.message
+            assert time.monotonic() < deadline, "the learner did not catch up in 10 s"
+            time.sleep(0.05)
+    # The promotion reaches the member a moment after the leader applied it.
+    while b.maintenance.Status(pb.StatusRequest(), timeout=T).isLearner:
+        assert time.monotonic() < deadline, "the promoted member still calls itself a learner after 10 s"
+        time.sleep(0.05)
+    fails_with(
+        rpctypes.ErrGRPCNotLeader, b.maintenance.MoveLeader, pb.MoveLeaderRequest(targetID=a.member_id)
+    )
+
+
+def test_no_leader_after_quorum_loss(pair: Pair) -> None:
+    a, b = pair.leader, pair.learner
+    b.proc.kill()
+    b.proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    # CheckQuorum: the leader steps down one election timeout (0.5 s) after losing its only peer.
+    while a.maintenance.Status(pb.StatusRequest(), timeout=T).leader != 0:
+        assert time.monotonic() < deadline, "the leader did not step down in 10 s"
+        time.sleep(0.05)
+    need_leader = [(rpctypes.MetadataRequireLeaderKey, rpctypes.MetadataHasLeader)]
+    fails_with(rpctypes.ErrGRPCNoLeader, a.kv.Range, pb.RangeRequest(key=b"k"), metadata=need_leader)
+    watch = a.watch.Watch(
+        iter([pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"k"))]),
+        timeout=T,
+        metadata=need_leader,
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        next(watch)
+    err: Any = info.value
+    assert (err.code(), err.details()) == (rpctypes.ErrGRPCNoLeader.code, rpctypes.ErrGRPCNoLeader.message)

@@ -8,7 +8,7 @@ spelt name is an alias of the same object). Only the errors etcd 3.4 has are her
 A servicer fails a call with ``raise RPCException(ErrGRPCNoLeader)``; the interceptor turns any
 exception into ``context.abort(err.code, err.message)`` through ``errors.to_grpc_error``. Client-side
 code (proxies, the gateway, tests) goes the other way with ``error_desc`` and ``from_desc``, etcd's
-``ErrorDesc`` and ``Error``.
+``ErrorDesc`` and ``Error``. The metadata names of etcd's ``rpctypes`` are here too.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ class RPCException(Exception):
     def message(self) -> str:
         return self.error.message
 
+
+# gRPC metadata keys and values of etcd's rpctypes/md.go and metadatafields.go.
+MetadataRequireLeaderKey = "hasleader"  # with MetadataHasLeader: fail with ErrGRPCNoLeader when leaderless
+MetadataHasLeader = "true"
+MetadataClientAPIVersionKey = "client-api-version"
+TokenFieldNameGRPC = "token"
+TokenFieldNameSwagger = "authorization"  # the gateway's Authorization header
 
 _E = RPCError
 
