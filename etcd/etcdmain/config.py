@@ -135,14 +135,14 @@ def parse_go_uint(s: str) -> int:
 def parse_go_int(s: str) -> int:
     """``strconv.ParseInt(s, 0, 64)``: as ``parse_go_uint`` with an optional sign."""
     sign = -1 if s.startswith("-") else 1
-    return sign * parse_go_uint(s[1:] if s[:1] in "+-" else s)
+    return sign * parse_go_uint(s[1:] if s[:1] in ("+", "-") else s)
 
 
 def parse_duration(s: str) -> float:
     """Go's ``time.ParseDuration`` in seconds: ``"5s"``, ``"1h30m"``, ``"0"``; no bare numbers."""
     text = s
     sign = 1.0
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":

@@ -25,7 +25,7 @@ def identify(path: str) -> DataDirKind:
     """Classify ``path`` by its ``member`` and ``proxy`` entries.
 
     A missing directory is ``"empty"``. Entries other than ``member`` and ``proxy`` are logged as
-    etcd does (``found invalid file under data directory``) and otherwise ignored.
+    etcd does (``found invalid file/dir <name> under data dir <dir>``) and otherwise ignored.
 
     Raises:
         DataDirError: both ``member`` and ``proxy`` exist, or the directory cannot be listed.
@@ -43,7 +43,12 @@ def identify(path: str) -> DataDirKind:
         elif name == DIR_PROXY:
             proxy = True
         else:
-            _log.warning("found invalid file under data directory: %s (dir %s)", name, path)
+            # etcd 3.4 compat: etcdmain/etcd.go, the capnslog wording (the default logger).
+            _log.warning(
+                "found invalid file/dir %s under data dir %s (Ignore this if you are upgrading etcd)",
+                name,
+                path,
+            )
     if member and proxy:
         raise DataDirError(ERR_BOTH_DIRS)
     if member:
