@@ -19,7 +19,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -373,6 +373,25 @@ def _apply_env(
 
 # ----- the config file -----
 
+# Go field types of etcd 3.4's configYAML/configProxy, for its json type errors.
+_GO_NUMBER_TYPES = {
+    "snapshot-count": "uint64", "max-concurrent-streams": "uint32", "quota-backend-bytes": "int64",
+    "backend-batch-limit": "int", "experimental-compaction-batch-limit": "int",
+}
+_GO_RANGES = {"uint": (0, MAX_UINT64), "uint64": (0, MAX_UINT64), "uint32": (0, MAX_UINT32),
+              "int": (-MAX_INT64 - 1, MAX_INT64), "int64": (-MAX_INT64 - 1, MAX_INT64),
+              "time.Duration": (-MAX_INT64 - 1, MAX_INT64)}
+# etcd 3.4 reads these from a second struct (etcdmain's configProxy), after validating the rest.
+_PROXY_KEYS = ("proxy", "proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout",
+               "proxy-write-timeout", "proxy-read-timeout", "discovery-fallback")
+# Top-level TLS keys are not read from a file by etcd 3.4 (its TLSInfo has no JSON names); they belong in
+# client-transport-security / peer-transport-security.
+_SECURITY_FLAG_NAMES = {
+    "cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls", "client-crl-file",
+    "client-cert-allowed-hostname", "peer-cert-file", "peer-key-file", "peer-client-cert-auth",
+    "peer-trusted-ca-file", "peer-auto-tls", "peer-crl-file", "peer-cert-allowed-cn",
+    "peer-cert-allowed-hostname",
+}
 _SECURITY_KEYS = {
     "cert-file": "cert_file", "key-file": "key_file", "client-cert-auth": "client_cert_auth",
     "trusted-ca-file": "trusted_ca_file", "auto-tls": "auto_tls", "crl-file": "crl_file",
@@ -381,29 +400,51 @@ _SECURITY_KEYS = {
 _CLIENT_SECURITY = {"crl_file": "client_crl_file", "allowed_hostname": "client_cert_allowed_hostname"}
 _PEER_SECURITY = {"crl_file": "peer_crl_file", "allowed_cn": "peer_cert_allowed_cn",
                   "allowed_hostname": "peer_cert_allowed_hostname"}
-_GO_TYPE = {BOOL: "bool", STRING: "string", UINT: "uint", UINT32: "uint32", INT: "int",
-            DURATION: "time.Duration", URLS: "string", STRINGS: "[]string", UNIQUE_STRINGS: "string",
-            SELECT: "string"}
-_JSON_TYPE = {bool: "bool", str: "string", int: "number", float: "number", list: "array", dict: "object"}
 
 
-def _type_error(key: str, value: Any, go_type: str) -> ConfigError:
-    got = _JSON_TYPE.get(type(value), "string")
+def _go_type(key: str) -> str:
+    kind = flag_kind(key)
+    if kind in (UINT, UINT32, INT):
+        return _GO_NUMBER_TYPES.get(key, "uint")
+    if kind == DURATION:
+        return "time.Duration"
+    if kind == BOOL:
+        return "bool"
+    if kind == STRINGS or key == "log-outputs":
+        return "[]string"
+    return "string"
+
+
+def _type_error(field_path: str, value: Any, go_type: str) -> ConfigError:
+    """Go's ``json.UnmarshalTypeError`` text, as etcd reports a wrongly typed key."""
+    if isinstance(value, bool):
+        got = "bool"
+    elif isinstance(value, int | float):
+        got = f"number {value}" if go_type in _GO_RANGES else "number"
+    elif isinstance(value, list):
+        got = "array"
+    elif isinstance(value, dict):
+        got = "object"
+    else:
+        got = "string"
     return ConfigError(
         "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
-        f"{got} into Go struct field configYAML.{key} of type {go_type}"
+        f"{got} into Go struct field {field_path} of type {go_type}"
     )
 
 
 def config_from_file(path: str) -> Config:
     """etcd 3.4's ``--config-file``: YAML keyed by flag names, over the defaults; validated.
 
-    As in etcd: URL lists and ``cors``/``host-whitelist`` are comma-separated strings, ``log-outputs`` and
-    ``cipher-suites`` lists, durations integers in nanoseconds, TLS settings only inside
-    ``client-transport-security``/``peer-transport-security``; unknown keys are ignored.
+    As in etcd: keys match case-insensitively; URL lists and ``cors``/``host-whitelist`` are
+    comma-separated strings; ``log-outputs`` and ``cipher-suites`` are lists; durations are integers in
+    nanoseconds; TLS settings are read only inside ``client-transport-security``/``peer-transport-security``;
+    unknown keys are ignored; the proxy keys and ``discovery-fallback`` are checked after the rest is
+    validated.
 
     Raises:
-        ConfigError: unreadable file, bad YAML, a value of the wrong type, a bad URL, or a broken rule.
+        ConfigError: unreadable file, bad YAML, a value of the wrong type, a bad URL, or a broken rule,
+            with etcd 3.4.23's text.
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -413,75 +454,85 @@ def config_from_file(path: str) -> Config:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"error converting YAML to JSON: {e}") from None
+        raise ConfigError(f"error converting YAML to JSON: yaml: {e}") from None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise ConfigError("error unmarshaling JSON: json: cannot unmarshal array into Go value of type "
-                          "embed.configYAML")
+        raise ConfigError("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into "
+                          "Go value of type embed.configYAML")
+    entries = [(str(k).lower(), v) for k, v in doc.items()]
     cfg = Config()
     default_initial_cluster = cfg.initial_cluster
-    known = {f.name for f in fields(Config)}
-    for key, value in doc.items():
-        key = str(key)
+    known = {attr_name(f) for f in all_flag_names()}
+    for key, value in entries:
         if key in ("client-transport-security", "peer-transport-security"):
             _apply_security(cfg, key, value)
             continue
-        attr = attr_name(key)
-        if attr not in known or key in _SECURITY_FLAG_NAMES or key in ("version", "config-file"):
+        if attr_name(key) not in known or key in _SECURITY_FLAG_NAMES or key in _PROXY_KEYS:
             continue
-        if value is None:
+        if key in ("version", "config-file") or value is None:
             continue
-        setattr(cfg, attr, _file_value(key, value))
+        setattr(cfg, attr_name(key), _file_value(key, value))
     if (cfg.discovery or cfg.discovery_srv) and cfg.initial_cluster == default_initial_cluster:
         cfg.initial_cluster = ""
     if cfg.initial_cluster_state == "":
         cfg.initial_cluster_state = CLUSTER_STATE_FLAG_NEW
     cfg.validate()
+    proxy_values = {k: v for k, v in entries if k in _PROXY_KEYS and v is not None}
+    for key, value in proxy_values.items():
+        go_type = "string" if key in _SELECTIVE else "uint"
+        if go_type == "string" and not isinstance(value, str):
+            raise _type_error(f"configProxy.{key}", value, go_type)
+        if go_type == "uint":
+            _check_number(f"configProxy.{key}", value, go_type)
+    for key, label in (("discovery-fallback", "discovery-fallback flag"), ("proxy", "proxyFlag")):
+        value = proxy_values.get(key, "")
+        if value != "" and value not in _SELECTIVE[key]:
+            raise ConfigError(f"unexpected error setting up {label}: invalid value")
+    for key, value in proxy_values.items():
+        if value != "":
+            setattr(cfg, attr_name(key), value)
     return cfg
 
 
-# Top-level TLS keys are not read from a file by etcd 3.4 (its TLSInfo has no JSON names).
-_SECURITY_FLAG_NAMES = {
-    "cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls", "client-crl-file",
-    "client-cert-allowed-hostname", "peer-cert-file", "peer-key-file", "peer-client-cert-auth",
-    "peer-trusted-ca-file", "peer-auto-tls", "peer-crl-file", "peer-cert-allowed-cn",
-    "peer-cert-allowed-hostname",
-}
+def _check_number(field_path: str, value: Any, go_type: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # etcd's YAML-to-JSON step writes whole floats as integers
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error(field_path, value, go_type)
+    low, high = _GO_RANGES[go_type]
+    if not low <= value <= high:
+        raise _type_error(field_path, value, go_type)
+    return value
 
 
 def _file_value(key: str, value: Any) -> Any:
     kind = flag_kind(key)
-    go_type = _GO_TYPE[kind]
+    go_type = _go_type(key)
+    field_path = f"configYAML.{key}"
     if kind == BOOL:
         if not isinstance(value, bool):
-            raise _type_error(key, value, go_type)
+            raise _type_error(field_path, value, go_type)
         return value
     if kind in (UINT, UINT32, INT):
-        if isinstance(value, bool) or not isinstance(value, int) or (kind != INT and value < 0):
-            raise _type_error(key, value, go_type)
-        return value
+        return _check_number(field_path, value, go_type)
     if kind == DURATION:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _type_error(key, value, go_type)
-        return value / 1e9
-    if kind == STRINGS or key == "log-outputs":
+        return _check_number(field_path, value, go_type) / 1e9
+    if go_type == "[]string":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _type_error(key, value, "[]string")
+            raise _type_error(field_path, value, go_type)
         return sorted(set(value)) if key == "log-outputs" else list(value)
     if not isinstance(value, str):
-        raise _type_error(key, value, go_type)
+        raise _type_error(field_path, value, go_type)
     if kind == URLS:
         if value == "":
-            return Config().__getattribute__(attr_name(key))
+            return getattr(Config(), attr_name(key))
         try:
             return parse_urls(value)
         except ConfigError as e:
             raise ConfigError(f"unexpected error setting up {key}: {e}") from None
     if kind == UNIQUE_STRINGS:
         return _unique_sorted(value) if value else getattr(Config(), attr_name(key))
-    if kind == SELECT and value != "" and value not in _SELECTIVE[key] and key != "initial-cluster-state":
-        raise ConfigError(f"unexpected error setting up {key} flag")
     return value
 
 
@@ -489,20 +540,20 @@ def _apply_security(cfg: Config, section: str, value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
-        raise _type_error(section, value, "embed.securityConfig")
+        raise _type_error(f"configYAML.{section}", value, "embed.securityConfig")
     peer = section.startswith("peer")
-    for key, v in value.items():
-        name = _SECURITY_KEYS.get(str(key))
-        if name is None:
+    for raw_key, v in value.items():
+        key = str(raw_key).lower()
+        name = _SECURITY_KEYS.get(key)
+        if name is None or v is None:
             continue
-        expect_bool = name in ("client_cert_auth", "auto_tls")
-        if expect_bool != isinstance(v, bool) or (not expect_bool and not isinstance(v, str)):
-            raise _type_error(f"{section}.{key}", v, "bool" if expect_bool else "string")
+        go_type = "bool" if name in ("client_cert_auth", "auto_tls") else "string"
+        if isinstance(v, bool) != (go_type == "bool") or (go_type == "string" and not isinstance(v, str)):
+            raise _type_error(f"securityConfig.{section}.{key}", v, go_type)
         attr = _PEER_SECURITY.get(name, f"peer_{name}") if peer else _CLIENT_SECURITY.get(name, name)
-        if attr in ("allowed_cn",):
-            continue  # etcd 3.4 has no client-side allowed CN flag
+        if attr == "allowed_cn":
+            continue  # etcd 3.4 has no client-side allowed CN
         setattr(cfg, attr, v)
-
 
 
 def load(

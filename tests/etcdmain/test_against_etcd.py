@@ -48,6 +48,7 @@ def run_etcd(argv: list[str], env: dict[str, str], cwd: pathlib.Path) -> tuple[i
 
 _VERIFY = re.compile(r"error verifying flags, (.*)\. See 'etcd --help'\.")
 _CRITICAL = re.compile(r" C \| pkg/flags: (.*)$", re.M)
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \S+ [A-Z] \| ")
 
 
 def core_message(rc: int, err: str) -> str:
@@ -57,7 +58,8 @@ def core_message(rc: int, err: str) -> str:
     m = _VERIFY.search(err) or _CRITICAL.search(err)
     if m:
         return m.group(1)
-    return [line for line in err.splitlines() if line and not line.startswith("[WARNING]")][-1]
+    last = [line for line in err.splitlines() if line and not line.startswith("[WARNING]")][-1]
+    return _LOG_PREFIX.sub("", last)
 
 
 CASES: list[tuple[list[str], dict[str, str], str | None]] = [
@@ -105,6 +107,25 @@ CASES: list[tuple[list[str], dict[str, str], str | None]] = [
     (["--election-timeout", "5"], {}, "heartbeat-interval: 10\nelection-timeout: 20\nnosuch: 1\n"),
     ([], {}, "heartbeat-interval: abc\n"),
     ([], {}, "listen-peer-urls: ftp://127.0.0.1:23791\n"),
+    ([], {}, "grpc-keepalive-interval: 2h\nheartbeat-interval: 0\n"),
+    ([], {}, "grpc-keepalive-interval: 7200000000000\nheartbeat-interval: 0\n"),
+    ([], {}, "proxy: foo\nheartbeat-interval: 0\n"),
+    ([], {}, "proxy: foo\n"),
+    ([], {}, "discovery-fallback: foo\n"),
+    ([], {}, "initial-cluster-state: foo\n"),
+    ([], {}, 'initial-cluster-state: ""\nheartbeat-interval: 0\n'),
+    ([], {}, "log-outputs: stdout\nheartbeat-interval: 0\n"),
+    ([], {}, 'enable-v2: "true"\nheartbeat-interval: 0\n'),
+    ([], {}, "snapshot-count: -1\n"),
+    ([], {}, "heartbeat-interval: 1.5\n"),
+    ([], {}, "heartbeat-interval: true\n"),
+    ([], {}, "heartbeat-interval: [1]\n"),
+    ([], {}, "name: 12\nheartbeat-interval: 0\n"),
+    ([], {}, "Heartbeat-Interval: 0\n"),
+    ([], {}, "max-concurrent-streams: 4294967296\nheartbeat-interval: 0\n"),
+    ([], {}, "client-transport-security:\n  cert-file: 1\nheartbeat-interval: 0\n"),
+    ([], {}, "proxy-failure-wait: abc\nlisten-client-urls: http://127.0.0.1:23917\n"
+     "listen-peer-urls: http://127.0.0.1:23918\n"),
 ]
 
 

@@ -427,3 +427,43 @@ def test_load_exit_codes() -> None:
     assert "When listening on specific address(es)" in err
     result, _, _ = run_load(["--name", "ok"])
     assert not isinstance(result, int)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Texts from etcd 3.4.23 (see test_against_etcd.py for the live comparison).
+        ("proxy: foo\n", "unexpected error setting up proxyFlag: invalid value"),
+        ("discovery-fallback: foo\n", "unexpected error setting up discovery-fallback flag: invalid value"),
+        ("proxy: foo\nheartbeat-interval: 0\n", "--heartbeat-interval must be >0 (set to 0ms)"),
+        (
+            "snapshot-count: -1\n",
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal number -1 into Go struct "
+            "field configYAML.snapshot-count of type uint64",
+        ),
+        (
+            "grpc-keepalive-interval: 2h\n",
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go struct "
+            "field configYAML.grpc-keepalive-interval of type time.Duration",
+        ),
+        (
+            "proxy-failure-wait: abc\n",
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go struct "
+            "field configProxy.proxy-failure-wait of type uint",
+        ),
+        (
+            "client-transport-security:\n  cert-file: 1\n",
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal number into Go struct "
+            "field securityConfig.client-transport-security.cert-file of type string",
+        ),
+    ],
+)
+def test_config_file_checks_in_etcds_order(tmp_path: pathlib.Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse(["--config-file", write(tmp_path, text)], {})
+    assert str(e.value) == message
+
+
+def test_config_file_keys_match_case_insensitively(tmp_path: pathlib.Path) -> None:
+    cfg = parse(["--config-file", write(tmp_path, "Name: n1\nPROXY: on\nproxy-dial-timeout: 7\n")], {})
+    assert (cfg.name, cfg.proxy, cfg.proxy_dial_timeout) == ("n1", "on", 7)
