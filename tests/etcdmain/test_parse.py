@@ -465,5 +465,5 @@ def test_config_file_checks_in_etcds_order(tmp_path: pathlib.Path, text: str, me
 
 
 def test_config_file_keys_match_case_insensitively(tmp_path: pathlib.Path) -> None:
-    cfg = parse(["--config-file", write(tmp_path, "Name: n1\nPROXY: on\nproxy-dial-timeout: 7\n")], {})
-    assert (cfg.name, cfg.proxy, cfg.proxy_dial_timeout) == ("n1", "on", 7)
+    cfg = parse(["--config-file", write(tmp_path, "Name: n1\nPROXY: readonly\nproxy-dial-timeout: 7\n")], {})
+    assert (cfg.name, cfg.proxy, cfg.proxy_dial_timeout) == ("n1", "readonly", 7)
