@@ -384,6 +384,7 @@ def test_table_is_exactly_the_inner_errors_etcd_maps() -> None:
         ErrLeaseNotFound: rpctypes.ErrGRPCLeaseNotFound,
         ErrLeaseExists: rpctypes.ErrGRPCLeaseExist,
         ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
+        TimeoutError: RPCError(C.UNKNOWN, "context deadline exceeded"),
     }
     with pytest.raises(TypeError):
         errors.TO_GRPC_ERROR[ValueError] = rpctypes.ErrGRPCCorrupt  # type: ignore[index]
@@ -410,3 +411,8 @@ def test_unmapped_error_without_text_names_its_class() -> None:
 def test_rpc_exception_passes_through() -> None:
     assert to_grpc_error(RPCException(rpctypes.ErrGRPCNoLeader)) is rpctypes.ErrGRPCNoLeader
     assert to_grpc_error(RPCException(rpctypes.WireTooManyRequests)) is rpctypes.WireTooManyRequests
+
+
+def test_own_deadline_is_gos_context_error() -> None:
+    assert to_grpc_error(TimeoutError()) == RPCError(C.UNKNOWN, "context deadline exceeded")
+    assert errors.WireCanceled == RPCError(C.UNKNOWN, "context canceled")

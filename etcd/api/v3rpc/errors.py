@@ -5,8 +5,9 @@
 servicer lets out: an ``RPCException`` carries its own status; an inner error is looked up by class,
 most derived first, so a subclass (the lessor's ``ErrLeaseExpired``) maps as its base unless listed
 itself; anything else becomes UNKNOWN with the exception's text, as etcd's ``status.Error(codes.Unknown,
-err.Error())``. Cancellation is not an exception here: ``asyncio.CancelledError`` is no ``Exception``
-and grpc turns it into CANCELLED itself.
+err.Error())``. A ``TimeoutError`` (the server's own deadline ran out) answers as etcd does when
+its context's deadline passes. Cancellation is not mapped: ``asyncio.CancelledError`` is no
+``Exception``; a servicer that means etcd's ``context.Canceled`` raises ``RPCException(WireCanceled)``.
 
 Inner errors etcd maps that this tree has no class for yet (membership, the server's timeouts and
 leader errors, auth) are listed at the bottom of the table, to be added with their packages.
@@ -25,6 +26,12 @@ from etcd.backend import quota
 from etcd.lease import lessor
 from etcd.mvcc import errors as mvcc
 
+# Go's context errors, which togRPCError passes through unmapped, so grpc-go sends them as UNKNOWN with
+# their text: a proposal that finds no leader before etcd's request timeout (5 s + 2 election timeouts)
+# fails so, not with ErrGRPCTimeout (test_errors_vs_etcd.test_write_without_leader_fails_at_its_deadline).
+WireDeadlineExceeded = RPCError(StatusCode.UNKNOWN, "context deadline exceeded")
+WireCanceled = RPCError(StatusCode.UNKNOWN, "context canceled")
+
 TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
     {
         mvcc.ErrCompacted: rpctypes.ErrGRPCCompacted,
@@ -40,6 +47,8 @@ TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
         lessor.ErrLeaseNotFound: rpctypes.ErrGRPCLeaseNotFound,
         lessor.ErrLeaseExists: rpctypes.ErrGRPCLeaseExist,
         lessor.ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
+        # A deadline the server set itself (asyncio.timeout, wait_for), as Go's context.DeadlineExceeded.
+        TimeoutError: WireDeadlineExceeded,
         # Not yet in this tree; etcd 3.4 maps them so:
         #   membership.ErrIDRemoved, ErrIDNotFound -> ErrGRPCMemberNotFound;
         #   ErrIDExists -> ErrGRPCMemberExist; ErrPeerURLexists -> ErrGRPCPeerURLExist;
