@@ -20,6 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import yaml
@@ -114,7 +115,8 @@ def flag_to_env(flag: str) -> str:
 
 _GO_INT_RE = re.compile(r"^(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)$")
 _DURATION_RE = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+            "h": 3600 * 10**9}
 
 
 class _ParseError(ValueError):
@@ -138,26 +140,34 @@ def parse_go_int(s: str) -> int:
     return sign * parse_go_uint(s[1:] if s[:1] in ("+", "-") else s)
 
 
-def parse_duration(s: str) -> float:
-    """Go's ``time.ParseDuration`` in seconds: ``"5s"``, ``"1h30m"``, ``"0"``; no bare numbers."""
+def parse_duration_ns(s: str) -> int:
+    """Go's ``time.ParseDuration`` in whole nanoseconds: ``"5s"``, ``"1h30m"``, ``"0"``; no bare numbers.
+
+    Exact like Go's: each term is decimal, fractions of a nanosecond are dropped.
+    """
     text = s
-    sign = 1.0
+    sign = 1
     if text[:1] in ("+", "-"):
-        sign = -1.0 if text[0] == "-" else 1.0
+        sign = -1 if text[0] == "-" else 1
         text = text[1:]
     if text == "0":
-        return 0.0
+        return 0
     if text == "":
         raise _ParseError("parse error")
-    total, pos = 0.0, 0
+    total, pos = Fraction(0), 0
     for m in _DURATION_RE.finditer(text):
         if m.start() != pos or m.group(1) in ("", "."):
             raise _ParseError("parse error")
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        total += Fraction(m.group(1)) * _UNIT_NS[m.group(2)]
         pos = m.end()
     if pos != len(text):
         raise _ParseError("parse error")
-    return sign * total
+    return sign * int(total)
+
+
+def parse_duration(s: str) -> float:
+    """``parse_duration_ns`` in seconds, the unit of ``Config``'s duration fields."""
+    return parse_duration_ns(s) / 1e9
 
 
 _BOOL_TRUE = ("1", "t", "T", "TRUE", "true", "True")
