@@ -33,6 +33,7 @@ from etcd.api.etcdserverpb import rpc_pb2_grpc as pb_grpc
 from etcd.api.v3rpc import errors, rpctypes
 from etcd.api.v3rpc.rpctypes import RPCError
 from etcd.auth.authpb import auth_pb2 as authpb
+from etcd.mvcc import errors as mvcc_errors
 
 ETCD = "/usr/bin/etcd"
 T = 5.0  # seconds; the deadline of every call
@@ -143,6 +144,23 @@ def put_op(key: bytes, value: bytes = b"v") -> pb.RequestOp:
     return pb.RequestOp(request_put=pb.PutRequest(key=key, value=value))
 
 
+def watch_creates(
+    etcd: Etcd, *creates: pb.WatchCreateRequest, metadata: Any = None
+) -> list[pb.WatchResponse]:
+    """Sends the creates on one watch stream and returns the first response to each."""
+    requests: queue.Queue[Any] = queue.Queue()
+    stream = etcd.watch.Watch(iter(requests.get, None), timeout=T, metadata=metadata)
+    try:
+        responses = []
+        for create in creates:
+            requests.put(pb.WatchRequest(create_request=create))
+            responses.append(next(stream))
+        return responses
+    finally:
+        requests.put(None)
+        stream.cancel()
+
+
 # ---------------------------------------------------------------------------------------------------
 # KV
 
@@ -195,6 +213,31 @@ def test_future_and_compacted_revisions(etcd: Etcd) -> None:
     fails_with(rpctypes.ErrGRPCCompacted, etcd.kv.Compact, pb.CompactionRequest(revision=rev2))
     txn = pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"/rev/k", revision=rev))])
     fails_with(rpctypes.ErrGRPCCompacted, etcd.kv.Txn, txn)
+
+
+def test_watch_create_failures_are_in_band(etcd: Etcd) -> None:
+    # A failed create is a response, not a status: created and canceled, watch ID -1, mvcc's text.
+    ok, dup, empty = watch_creates(
+        etcd,
+        pb.WatchCreateRequest(key=b"/w/a", watch_id=7),
+        pb.WatchCreateRequest(key=b"/w/b", watch_id=7),
+        pb.WatchCreateRequest(key=b"/w/b", range_end=b"/w/a"),
+    )
+    assert (ok.watch_id, ok.created, ok.canceled) == (7, True, False)
+    assert (dup.watch_id, dup.created, dup.canceled, dup.cancel_reason) == (
+        -1,
+        True,
+        True,
+        mvcc_errors.ErrWatcherDuplicateID.message,
+    )
+    assert dup.cancel_reason == "mvcc: duplicate watch ID provided on the WatchStream"
+    assert (empty.watch_id, empty.created, empty.canceled, empty.cancel_reason) == (
+        -1,
+        True,
+        True,
+        "mvcc: watcher range is empty",
+    )
+    assert empty.cancel_reason == mvcc_errors.ErrEmptyWatcherRange.message
 
 
 def test_request_too_large(etcd: Etcd) -> None:
@@ -359,6 +402,28 @@ def test_auth_errors_while_enabled(etcd: Etcd) -> None:
             grpc.StatusCode.UNKNOWN, "auth: authentication failed, password was given for no password user"
         )
         fails_with(no_password, a.Authenticate, pb.AuthenticateRequest(name="certonly", password="x"))
+        # Watches refused by auth are in-band too, the reason being Go's text of the status error.
+        denied = [
+            (r.watch_id, r.created, r.canceled, r.cancel_reason)
+            for r in [
+                *watch_creates(etcd, pb.WatchCreateRequest(key=b"/rw/k"), metadata=alice),
+                *watch_creates(etcd, pb.WatchCreateRequest(key=b"/ro/k"), metadata=[("token", "bogus.1")]),
+                *watch_creates(etcd, pb.WatchCreateRequest(key=b"/ro/k")),
+            ]
+        ]
+        assert denied == [
+            (-1, True, True, "rpc error: code = PermissionDenied desc = etcdserver: permission denied"),
+            (-1, True, True, "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"),
+            (-1, True, True, "rpc error: code = InvalidArgument desc = etcdserver: user name is empty"),
+        ]
+        assert [d[3] for d in denied] == [
+            e.error_string()
+            for e in (
+                rpctypes.ErrGRPCPermissionDenied,
+                rpctypes.ErrGRPCInvalidAuthToken,
+                rpctypes.ErrGRPCUserEmpty,
+            )
+        ]
     finally:
         a.AuthDisable(pb.AuthDisableRequest(), timeout=T, metadata=root)
     fails_with(

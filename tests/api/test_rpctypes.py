@@ -416,3 +416,33 @@ def test_rpc_exception_passes_through() -> None:
 def test_own_deadline_is_gos_context_error() -> None:
     assert to_grpc_error(TimeoutError()) == RPCError(C.UNKNOWN, "context deadline exceeded")
     assert errors.WireCanceled == RPCError(C.UNKNOWN, "context canceled")
+
+
+def test_error_string_is_gos_status_error_text() -> None:
+    # grpc-go's codes.Code.String() for every code, and status.Error(...).Error()'s layout.
+    go_names = {
+        C.OK: "OK",
+        C.CANCELLED: "Canceled",
+        C.UNKNOWN: "Unknown",
+        C.INVALID_ARGUMENT: "InvalidArgument",
+        C.DEADLINE_EXCEEDED: "DeadlineExceeded",
+        C.NOT_FOUND: "NotFound",
+        C.ALREADY_EXISTS: "AlreadyExists",
+        C.PERMISSION_DENIED: "PermissionDenied",
+        C.RESOURCE_EXHAUSTED: "ResourceExhausted",
+        C.FAILED_PRECONDITION: "FailedPrecondition",
+        C.ABORTED: "Aborted",
+        C.OUT_OF_RANGE: "OutOfRange",
+        C.UNIMPLEMENTED: "Unimplemented",
+        C.INTERNAL: "Internal",
+        C.UNAVAILABLE: "Unavailable",
+        C.DATA_LOSS: "DataLoss",
+        C.UNAUTHENTICATED: "Unauthenticated",
+    }
+    assert set(go_names) == set(C)
+    for code, name in go_names.items():
+        assert RPCError(code, "m").error_string() == f"rpc error: code = {name} desc = m"
+    assert (
+        rpctypes.ErrGRPCWatchCanceled.error_string()
+        == "rpc error: code = Canceled desc = etcdserver: watch canceled"
+    )

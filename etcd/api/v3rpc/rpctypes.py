@@ -31,6 +31,35 @@ class RPCError:
     def __str__(self) -> str:
         return self.message
 
+    def error_string(self) -> str:
+        """Go's ``status.Error(code, message).Error()``, the text etcd puts in a WatchResponse's
+        ``cancel_reason`` when auth refuses a watch: ``rpc error: code = PermissionDenied desc = ...``."""
+        return f"rpc error: code = {_GO_CODE_NAMES[self.code]} desc = {self.message}"
+
+
+# Go's codes.Code names (google.golang.org/grpc/codes), as its status errors print them.
+_GO_CODE_NAMES: Mapping[StatusCode, str] = MappingProxyType(
+    {
+        StatusCode.OK: "OK",
+        StatusCode.CANCELLED: "Canceled",
+        StatusCode.UNKNOWN: "Unknown",
+        StatusCode.INVALID_ARGUMENT: "InvalidArgument",
+        StatusCode.DEADLINE_EXCEEDED: "DeadlineExceeded",
+        StatusCode.NOT_FOUND: "NotFound",
+        StatusCode.ALREADY_EXISTS: "AlreadyExists",
+        StatusCode.PERMISSION_DENIED: "PermissionDenied",
+        StatusCode.RESOURCE_EXHAUSTED: "ResourceExhausted",
+        StatusCode.FAILED_PRECONDITION: "FailedPrecondition",
+        StatusCode.ABORTED: "Aborted",
+        StatusCode.OUT_OF_RANGE: "OutOfRange",
+        StatusCode.UNIMPLEMENTED: "Unimplemented",
+        StatusCode.INTERNAL: "Internal",
+        StatusCode.UNAVAILABLE: "Unavailable",
+        StatusCode.DATA_LOSS: "DataLoss",
+        StatusCode.UNAUTHENTICATED: "Unauthenticated",
+    }
+)
+
 
 class RPCException(Exception):
     """An ``RPCError`` raised by a servicer; ``str(exc)`` is the message, as Go's ``err.Error()``."""
