@@ -330,6 +330,20 @@ def parse(
     return cfg
 
 
+def is_proxy(cfg: Config) -> bool:
+    """``--proxy`` is ``on`` or ``readonly``: an empty data dir starts the v2 proxy, not a member."""
+    return cfg.proxy != PROXY_FLAG_OFF
+
+
+def is_readonly_proxy(cfg: Config) -> bool:
+    return cfg.proxy == PROXY_FLAG_READONLY
+
+
+def should_fallback_to_proxy(cfg: Config) -> bool:
+    """A full discovery cluster makes this member a v2 proxy (``--discovery-fallback=proxy``)."""
+    return cfg.discovery_fallback == FALLBACK_FLAG_PROXY
+
+
 def may_be_proxy(cfg: Config) -> bool:
     """etcdmain's ``mayBeProxy``: proxy mode on, or discovery that may fall back to a proxy."""
     may_fall_back = cfg.discovery != "" and cfg.discovery_fallback == FALLBACK_FLAG_PROXY

@@ -15,7 +15,16 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etcd.etcdmain.config import parse
+from etcd.embed.config import parse_url
+from etcd.etcdmain.config import (
+    is_proxy,
+    is_readonly_proxy,
+    may_be_proxy,
+    parse,
+    parse_go_int,
+    parse_go_uint,
+    should_fallback_to_proxy,
+)
 
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
 HOSTS = st.sampled_from(["127.0.0.1", "10.0.0.7", "[::1]", "localhost"])
@@ -98,3 +107,33 @@ def test_flags_env_and_file_agree(values: dict[str, Any], form: int) -> None:
     assert from_flags.name == values["name"]
     assert from_flags.grpc_keepalive_interval == values["grpc-keepalive-interval"] / 1000
     assert from_flags.election_ticks() == values["election-timeout"] // values["heartbeat-interval"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64 - 1), st.sampled_from(["d", "x", "X", "o", "b", "0"]))
+def test_go_integer_spellings(n: int, base: str) -> None:
+    spellings = {"d": str(n), "x": f"0x{n:x}", "X": f"0X{n:X}", "o": f"0o{n:o}", "b": f"0b{n:b}"}
+    text = spellings.get(base, f"0{n:o}")
+    assert parse_go_uint(text) == n
+    if n < 2**63:
+        assert parse_go_int("-" + text) == -n
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["http", "https", "unix", "unixs"]), HOSTS, PORTS)
+def test_url_round_trip(scheme: str, host: str, port: int) -> None:
+    u = parse_url(f"{scheme}://{host}:{port}")
+    assert str(u) == f"{scheme}://{host}:{port}"
+    assert parse_url(str(u)) == u
+    assert u.port == str(port)
+    assert u.hostname == host.strip("[]")
+
+
+def test_proxy_helpers() -> None:
+    cfg = parse(["--proxy", "readonly"], {})
+    assert is_proxy(cfg) and is_readonly_proxy(cfg) and may_be_proxy(cfg)
+    cfg = parse([], {})
+    assert not is_proxy(cfg) and not may_be_proxy(cfg) and should_fallback_to_proxy(cfg)
+    cfg = parse(["--discovery", "http://d/t", "--discovery-fallback", "exit"], {})
+    assert not may_be_proxy(cfg) and not should_fallback_to_proxy(cfg)
+    assert may_be_proxy(parse(["--discovery", "http://d/t"], {}))
