@@ -51,6 +51,9 @@ ERR_CONFLICT_BOOTSTRAP_FLAGS = (
     'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or '
     '"discovery-srv"'
 )
+ERR_LEASE_CHECKPOINT_PERSIST = (
+    "setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint"
+)
 ERR_UNSET_ADVERTISE_CLIENT_URLS_FLAG = (
     "--advertise-client-urls is required when --listen-client-urls is set explicitly"
 )
@@ -353,6 +356,9 @@ class Config:
             raise UnsetAdvertiseClientURLsError()
         if self.auto_compaction_mode not in ("", COMPACTOR_MODE_PERIODIC, COMPACTOR_MODE_REVISION):
             raise ConfigError(f"unknown auto-compaction-mode {_go_quote(self.auto_compaction_mode)}")
+        checkpoint = self.experimental_enable_lease_checkpoint
+        if self.experimental_enable_lease_checkpoint_persist and not checkpoint:
+            raise ConfigError(ERR_LEASE_CHECKPOINT_PERSIST)
 
     def _validate_logging(self) -> None:
         # etcd 3.4 compat: embed/config_logging.go setupLogging; an unknown --log-level makes etcd 3.4.23

@@ -93,6 +93,8 @@ CASES: list[tuple[list[str], dict[str, str], str | None]] = [
     (["--discovery", "http://x/y", "--initial-cluster", "a=http://1.2.3.4:1"], {}, None),
     (["--discovery-srv", "example.com", "--discovery", "http://x/y"], {}, None),
     (["--auto-compaction-mode", "foo"], {}, None),
+    (["--experimental-enable-lease-checkpoint-persist"], {}, None),
+    (["--experimental-enable-lease-checkpoint-persist", "--auto-compaction-mode", "foo"], {}, None),
     (["--logger", "foo"], {}, None),
     (["--log-outputs", "stdout,default"], {}, None),
     (["--logger", "zap", "--log-outputs", "stdout,default"], {}, None),

@@ -44,6 +44,14 @@ CASES = [
     (dict(log_outputs=["foo"]), 'unknown log-output "foo" (only supports "default", "stderr", "stdout")'),
     (dict(log_level="foo"), 'unknown level "foo"'),
     (
+        dict(experimental_enable_lease_checkpoint_persist=True),
+        "setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint",
+    ),
+    (
+        dict(experimental_enable_lease_checkpoint_persist=True, auto_compaction_mode="x"),
+        'unknown auto-compaction-mode "x"',
+    ),
+    (
         dict(listen_peer_urls=parse_urls("http://example.com:1")),
         "expected IP in URL for binding (http://example.com:1)",
     ),
