@@ -213,6 +213,20 @@ def test_future_and_compacted_revisions(etcd: Etcd) -> None:
     fails_with(rpctypes.ErrGRPCCompacted, etcd.kv.Compact, pb.CompactionRequest(revision=rev2))
     txn = pb.TxnRequest(success=[pb.RequestOp(request_range=pb.RangeRequest(key=b"/rev/k", revision=rev))])
     fails_with(rpctypes.ErrGRPCCompacted, etcd.kv.Txn, txn)
+    # A watch from a compacted revision is created, then canceled in-band with the compact revision.
+    create = pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"/rev/k", start_revision=rev))
+    stream = etcd.watch.Watch(iter([create]), timeout=T)
+    try:
+        created, canceled = next(stream), next(stream)
+    finally:
+        stream.cancel()
+    assert (created.created, created.canceled) == (True, False)
+    assert (canceled.watch_id, canceled.canceled, canceled.compact_revision, canceled.cancel_reason) == (
+        created.watch_id,
+        True,
+        rev2,
+        "",
+    )
 
 
 def test_watch_create_failures_are_in_band(etcd: Etcd) -> None:
