@@ -23,7 +23,8 @@ class Recorder:
         self.snapshots_restored = 0
         self.gate: asyncio.Event | None = None  # when set to an unset Event, apply waits for it
         if path is not None and os.path.exists(path):
-            self._restore(open(path, "rb").read())
+            with open(path, "rb") as f:
+                self._restore(f.read())
 
     def _restore(self, raw: bytes) -> None:
         doc = json.loads(raw)
