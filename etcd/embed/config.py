@@ -21,6 +21,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 DEFAULT_NAME = "default"
 DEFAULT_LISTEN_PEER_URLS = "http://localhost:2380"
@@ -446,18 +447,68 @@ class Config:
     def peer_urls_map(self) -> dict[str, list[URL]]:
         """``--initial-cluster`` as member name -> sorted peer URLs (etcd's ``types.NewURLsMap``).
 
+        etcd reads the value as a URL query string with ``,`` for ``&``, so a pair without ``=`` is a
+        name with an empty URL. etcd's start-up prefixes errors with "error setting up initial cluster: ".
+
         Raises:
-            ConfigError: a malformed ``name=url`` pair or URL.
+            ConfigError: a bad URL, with ``types.NewURLs``'s text.
         """
         result: dict[str, list[URL]] = {}
         for pair in self.initial_cluster.split(","):
             if pair == "":
                 continue
-            name, eq, raw = pair.partition("=")
-            if not eq:
-                raise ConfigError(f"parse error: {pair}")
+            name, _, raw = pair.partition("=")
             result.setdefault(name, []).append(parse_url(raw))
         return {k: sorted(set(v), key=str) for k, v in result.items()}
+
+    def auto_compaction_retention_value(self) -> int | float:
+        """``--auto-compaction-retention`` as etcd's ``parseCompactionRetention`` reads it.
+
+        A plain non-negative integer is a revision count in ``revision`` mode and hours in ``periodic``
+        mode (returned in seconds); anything else is a Go duration, returned in seconds in ``periodic``
+        mode and, as etcd 3.4 does, as that many nanoseconds worth of revisions in ``revision`` mode.
+
+        Raises:
+            ConfigError: neither an integer nor a duration (etcd: a fatal error at start-up).
+        """
+        retention = self.auto_compaction_retention or "0"
+        revision_mode = self.auto_compaction_mode == COMPACTOR_MODE_REVISION
+        if re.fullmatch(r"[+-]?[0-9]+", retention) and int(retention) >= 0:
+            hours_or_revisions = int(retention)
+            return hours_or_revisions if revision_mode else hours_or_revisions * 3600.0
+        nanos = go_duration_ns(retention)
+        if nanos is None:
+            raise ConfigError(
+                f"error parsing CompactionRetention: time: invalid duration {_go_quote(retention)}"
+            )
+        return nanos if revision_mode else nanos / 1e9
+
+    def effective_bcrypt_cost(self) -> int:
+        """``--bcrypt-cost``, or 10 when outside bcrypt's 4..31 (etcd 3.4 warns and falls back)."""
+        return self.bcrypt_cost if 4 <= self.bcrypt_cost <= 31 else 10
+
+
+_DURATION_TERM = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+            "h": 3600 * 10**9}
+
+
+def go_duration_ns(s: str) -> int | None:
+    """Go's ``time.ParseDuration`` in whole nanoseconds, or None where Go fails."""
+    text, sign = s, 1
+    if text[:1] in ("+", "-"):
+        sign, text = (-1 if text[0] == "-" else 1), text[1:]
+    if text == "0":
+        return 0
+    if text == "":
+        return None
+    total, pos = Fraction(0), 0
+    for m in _DURATION_TERM.finditer(text):
+        if m.start() != pos or m.group(1) in ("", "."):
+            return None
+        total += Fraction(m.group(1)) * _UNIT_NS[m.group(2)]
+        pos = m.end()
+    return sign * int(total) if pos == len(text) else None
 
 
 def member_id(peer_urls: Iterable[URL | str], token: str, now_unix: int | None = None) -> int:

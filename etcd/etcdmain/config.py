@@ -20,7 +20,6 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import yaml
@@ -37,6 +36,7 @@ from etcd.embed.config import (
     Config,
     ConfigError,
     UnsetAdvertiseClientURLsError,
+    go_duration_ns,
     parse_urls,
 )
 from etcd.etcdmain.help import all_flag_names
@@ -114,9 +114,6 @@ def flag_to_env(flag: str) -> str:
 # ----- Go's strconv and time.ParseDuration -----
 
 _GO_INT_RE = re.compile(r"^(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)$")
-_DURATION_RE = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9}
 
 
 class _ParseError(ValueError):
@@ -143,26 +140,13 @@ def parse_go_int(s: str) -> int:
 def parse_duration_ns(s: str) -> int:
     """Go's ``time.ParseDuration`` in whole nanoseconds: ``"5s"``, ``"1h30m"``, ``"0"``; no bare numbers.
 
-    Exact like Go's: each term is decimal, fractions of a nanosecond are dropped.
+    Raises:
+        _ParseError: where Go fails ("parse error", the text Go's flag package reports).
     """
-    text = s
-    sign = 1
-    if text[:1] in ("+", "-"):
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    if text == "0":
-        return 0
-    if text == "":
+    nanos = go_duration_ns(s)
+    if nanos is None:
         raise _ParseError("parse error")
-    total, pos = Fraction(0), 0
-    for m in _DURATION_RE.finditer(text):
-        if m.start() != pos or m.group(1) in ("", "."):
-            raise _ParseError("parse error")
-        total += Fraction(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    if pos != len(text):
-        raise _ParseError("parse error")
-    return sign * int(total)
+    return nanos
 
 
 def parse_duration(s: str) -> float:

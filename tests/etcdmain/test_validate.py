@@ -174,5 +174,38 @@ def test_peer_urls_map() -> None:
         "a": ["http://10.0.0.1:2380", "http://10.0.0.2:2380"],
         "b": ["http://10.0.0.3:2380"],
     }
-    with pytest.raises(ConfigError):
+    # etcd 3.4.23: "error setting up initial cluster: URL scheme must be http, https, unix, or unixs: "
+    with pytest.raises(ConfigError) as e:
         Config(initial_cluster="a").peer_urls_map()
+    assert str(e.value) == "URL scheme must be http, https, unix, or unixs: "
+
+
+@pytest.mark.parametrize(
+    ("mode", "retention", "expected"),
+    [
+        ("periodic", "0", 0.0),
+        ("periodic", "", 0.0),
+        ("periodic", "1", 3600.0),
+        ("periodic", "+2", 7200.0),
+        ("periodic", "5m", 300.0),
+        ("periodic", "1.5h", 5400.0),
+        ("revision", "1000", 1000),
+        ("revision", "1h", 3_600_000_000_000),  # etcd 3.4 compat: a duration read as revisions
+    ],
+)
+def test_auto_compaction_retention(mode: str, retention: str, expected: float) -> None:
+    cfg = Config(auto_compaction_mode=mode, auto_compaction_retention=retention)
+    assert cfg.auto_compaction_retention_value() == expected
+
+
+def test_bad_auto_compaction_retention() -> None:
+    # etcd 3.4.23, at start-up: C | etcdmain: error parsing CompactionRetention: time: invalid duration "abc"
+    with pytest.raises(ConfigError) as e:
+        Config(auto_compaction_retention="abc").auto_compaction_retention_value()
+    assert str(e.value) == 'error parsing CompactionRetention: time: invalid duration "abc"'
+
+
+@pytest.mark.parametrize(("cost", "effective"), [(10, 10), (4, 4), (31, 31), (3, 10), (50, 10)])
+def test_bcrypt_cost_falls_back_to_10(cost: int, effective: int) -> None:
+    # etcd 3.4.23: W | auth: Use default bcrypt-cost 10 instead of the invalid value 50
+    assert Config(bcrypt_cost=cost).effective_bcrypt_cost() == effective
