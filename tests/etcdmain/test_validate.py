@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etcd.embed.config import (
+    CIPHER_SUITES,
     ERR_CONFLICT_BOOTSTRAP_FLAGS,
     URL,
     Config,
@@ -209,3 +210,24 @@ def test_bad_auto_compaction_retention() -> None:
 def test_bcrypt_cost_falls_back_to_10(cost: int, effective: int) -> None:
     # etcd 3.4.23: W | auth: Use default bcrypt-cost 10 instead of the invalid value 50
     assert Config(bcrypt_cost=cost).effective_bcrypt_cost() == effective
+
+
+def test_cipher_suites() -> None:
+    cfg = Config(cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"])
+    assert cfg.cipher_suites_openssl() == ["ECDHE-RSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"]
+    assert Config().cipher_suites_openssl() == []
+    # etcd 3.4.23: C | etcdmain: unexpected TLS cipher suite "tls_rsa_with_aes_128_gcm_sha256"
+    with pytest.raises(ConfigError) as e:
+        Config(cipher_suites=["tls_rsa_with_aes_128_gcm_sha256"]).cipher_suites_openssl()
+    assert str(e.value) == 'unexpected TLS cipher suite "tls_rsa_with_aes_128_gcm_sha256"'
+
+
+def test_cipher_suite_names_are_known_to_openssl() -> None:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for go_name, openssl_name in CIPHER_SUITES.items():
+        if openssl_name.startswith("TLS_") or "RC4" in openssl_name or "DES" in openssl_name:
+            continue  # TLS 1.3 suites are not set with set_ciphers; RC4/3DES are compiled out of OpenSSL 3
+        ctx.set_ciphers(openssl_name)
+        assert ctx.get_ciphers(), go_name
