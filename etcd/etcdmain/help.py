@@ -7,7 +7,7 @@ are in ``HIDDEN_FLAGS``.
 
 from __future__ import annotations
 
-from etcd.embed.config import MAX_UINT32, Config
+from etcd.embed.config import Config
 
 USAGE_LINE = """Usage:
 
@@ -143,35 +143,42 @@ def all_flag_names() -> list[str]:
     return [name for _, flags in FLAG_GROUPS for name, _ in flags] + HIDDEN_FLAGS
 
 
+# Defaults etcd's help spells its own way rather than printing the value.
+_DEFAULT_SPELLING = {
+    "data-dir": "${name}.etcd",
+    "max-concurrent-streams": "math.MaxUint32",
+    "backend-batch-interval": "",
+}
+_DURATION_FLAGS = (
+    "grpc-keepalive-min-time", "grpc-keepalive-interval", "grpc-keepalive-timeout",
+    "experimental-corrupt-check-time", "experimental-watch-progress-notify-interval",
+    "experimental-warning-apply-duration",
+)
+
+
 def _default_text(cfg: Config, flag: str) -> str:
-    if flag == "data-dir":
-        return "${name}.etcd"
-    if flag == "max-concurrent-streams":
-        return "math.MaxUint32"
+    if flag in _DEFAULT_SPELLING:
+        return _DEFAULT_SPELLING[flag]
     value = getattr(cfg, flag.replace("-", "_"))
-    if flag in ("grpc-keepalive-min-time", "grpc-keepalive-interval", "grpc-keepalive-timeout",
-                "backend-batch-interval", "experimental-corrupt-check-time",
-                "experimental-watch-progress-notify-interval", "experimental-warning-apply-duration"):
-        return format_duration(float(value)) if value or flag != "backend-batch-interval" else ""
+    if flag in _DURATION_FLAGS:
+        return format_duration(float(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
-    if value == MAX_UINT32:
-        return "math.MaxUint32"
     return str(value)
 
 
 def format_duration(seconds: float) -> str:
-    """A duration in Go's ``time.Duration.String`` style for the whole units etcd's defaults use."""
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    h, rem = divmod(round(seconds), 3600)
-    m, s = divmod(rem, 60)
-    text = (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + (f"{s}s" if s or not (h or m) else "")
-    return text if not (h and not m and not s) else f"{h}h"
+    """A duration the short way etcd's help writes defaults: ``0s``, ``100ms``, ``20s``, ``10m``, ``2h``.
+
+    The largest unit that divides the value exactly is used (milliseconds below a second).
+    """
+    millis = round(seconds * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis and millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms" if millis else "0s"
 
 
 def usage() -> str:
