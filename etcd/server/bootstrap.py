@@ -57,6 +57,7 @@ def open_raft(
     election_tick: int,
     heartbeat_tick: int,
     rand: random.Random,
+    join: bool = False,
     pre_vote: bool = False,
     check_quorum: bool = True,
     max_size_per_msg: int = 1024 * 1024,
@@ -66,10 +67,12 @@ def open_raft(
 
     Ticks are raft ticks (etcd: ``ElectionTick = election-timeout / heartbeat-interval``,
     ``HeartbeatTick = 1``); the size and in-flight limits default to etcd's ``raft.go`` values. On
-    restart ``node_id``/``cluster_id``/``peers`` are ignored: the WAL's metadata names the member.
+    restart ``node_id``/``cluster_id``/``peers`` are ignored: the WAL's metadata names the member. With
+    ``join`` a new member joins an existing cluster (``--initial-cluster-state=existing``): it bootstraps
+    nothing and learns the members from the leader's log or snapshot, once the cluster has added it.
 
     Raises:
-        ValueError: a new member without ``peers``.
+        ValueError: a new member of a new cluster without ``peers``.
         WALError, SnapError, OSError: the files cannot be created or read (the member must not start).
     """
     waldir, snapdir = member_dirs(data_dir)
@@ -92,12 +95,13 @@ def open_raft(
         )
 
     if not exist(waldir):
-        if not peers:
+        if not peers and not join:
             raise ValueError("a new member needs its cluster's peers")
         meta = Metadata(NodeID=node_id, ClusterID=cluster_id).SerializeToString()
         wal = WAL.create(waldir, meta)
         node = RawNode(config(node_id, 0))
-        node.bootstrap(peers)
+        if not join:
+            node.bootstrap(peers)
         return BootstrappedRaft(node_id, cluster_id, node, ms, RaftStorage(wal, snapshotter), None, True)
 
     snapshot: Snapshot | None

@@ -42,6 +42,7 @@ from etcd.raft import (
     ErrSnapOutOfDate,
     ErrStepLocalMsg,
     ErrStepPeerNotFound,
+    RawNode,
     Ready,
     SoftState,
     StateType,
@@ -81,8 +82,9 @@ class Committed:
     """One committed entry for the state machine.
 
     ``data`` is what was given to ``propose`` (b"" for a membership change); ``request_id`` is the id the
-    proposing member gave it (0 if it did not come through ``propose``); ``conf_change`` is set for a
-    membership change, which raft has already applied when the callback sees it.
+    proposing member gave it (0 if it came from elsewhere, such as the bootstrap members); ``conf_change``
+    is set for a membership change, which raft has already applied when the callback sees it (the callback
+    updates the member list and the transport's peers).
     """
 
     index: int
@@ -283,7 +285,7 @@ class RaftNode:
         return self._snap_index
 
     @property
-    def raw_node(self) -> Any:
+    def raw_node(self) -> RawNode:
         """The raft core, for status and tests; drive it only through this node."""
         return self._node
 
@@ -338,6 +340,27 @@ class RaftNode:
         index = await asyncio.shield(self._next_read[1])
         await self.wait_applied(index)
         return index
+
+    async def propose_conf_change(self, cc: ConfChange) -> Applied:
+        """Propose a membership change; resolves once it is applied here (raft has then applied it too).
+
+        ``cc.id`` is overwritten with a request id (etcd does the same). Raft replaces a change proposed
+        while another is still unapplied by an empty entry, which resolves nothing: put a deadline on this.
+        Raises ErrProposalDropped, ErrStopped as ``propose``.
+        """
+        self._raise_if_stopped()
+        rid = next(self._ids)
+        change = ConfChange()
+        change.CopyFrom(cc)
+        change.id = rid
+        fut: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self._prop_waiters[rid] = fut
+        try:
+            self._node.propose_conf_change(change)
+            self._wakeup.set()
+            return await fut
+        finally:
+            self._prop_waiters.pop(rid, None)
 
     def step(self, m: Message) -> None:
         """Deliver a message from a peer. Messages raft cannot take (from non-members, local types,
@@ -517,7 +540,8 @@ class RaftNode:
 
     def _decode(self, e: Entry) -> Committed | None:
         if e.type == pb.EntryConfChange:
-            return Committed(e.index, e.term, b"", 0, ConfChange.FromString(e.data))
+            cc = ConfChange.FromString(e.data)
+            return Committed(e.index, e.term, b"", cc.id, cc)
         if not e.data:
             return None  # a new leader's empty entry (thesis §5.4.2): raft's own, not the state machine's
         if len(e.data) < _REQUEST_ID.size:

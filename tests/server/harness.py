@@ -34,7 +34,7 @@ class Cluster:
     def data_dir(self, node_id: int) -> Path:
         return self.base / f"m{node_id}"
 
-    def start(self, node_id: int, *, sm: Recorder | None = None, **kw: Any) -> RaftNode:
+    def start(self, node_id: int, *, sm: Recorder | None = None, join: bool = False, **kw: Any) -> RaftNode:
         self._seed += 1
         d = self.data_dir(node_id)
         if sm is None:
@@ -45,6 +45,7 @@ class Cluster:
             node_id=node_id,
             cluster_id=CLUSTER_ID,
             peers=[Peer(i) for i in self.ids],
+            join=join,
             election_tick=ELECTION_TICK,
             heartbeat_tick=1,
             rand=random.Random(node_id * 1000 + self._seed),

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from etcd.raft import ErrProposalDropped
+from etcd.raft.raftpb import raft_pb2 as pb
+from etcd.raft.raftpb.raft_pb2 import ConfChange
 from etcd.server import Applied, RaftNode
 from tests.server.harness import Cluster
 from tests.server.state_machine import Recorder
@@ -123,5 +125,29 @@ async def test_lagging_member_catches_up_from_a_snapshot(tmp_path: Path) -> None
         assert sm.snapshots_restored == 1
         assert sm.datas == [b"s%d" % i for i in range(30)]
         assert back.snapshot_index > 0
+    finally:
+        await c.stop_all()
+
+
+async def test_a_member_added_by_conf_change_joins_and_catches_up(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, IDS)
+    for i in IDS:
+        c.start(i)
+    try:
+        res = [await propose_retrying(c, b"j%d" % i) for i in range(5)]
+        lead = await c.wait_leader()
+        async with asyncio.timeout(5):
+            added = await lead.propose_conf_change(ConfChange(type=pb.ConfChangeAddNode, node_id=4))
+        assert added.index > res[-1].index
+        assert 4 in lead.raw_node.raft.prs.voters
+        seen = [e for b in c.sms[lead.id].batches for e in b.entries if e.conf_change is not None]
+        assert [(e.index, e.conf_change.node_id) for e in seen][-1] == (added.index, 4)
+
+        joined = c.start(4, join=True)
+        await wait_all_applied([joined], added.index)
+        assert 4 in joined.raw_node.raft.prs.voters and len(joined.raw_node.raft.prs.voters) == 4
+        last = await propose_retrying(c, b"after-join")
+        await wait_all_applied(c.live(), last.index)
+        assert c.sms[4].datas == [b"j%d" % i for i in range(5)] + [b"after-join"]
     finally:
         await c.stop_all()
