@@ -493,18 +493,20 @@ class RaftNode:
     # ----- the apply task
 
     async def _apply_loop(self) -> None:
-        try:
-            while True:
-                item = await self._apply_q.get()
-                if item is None:
-                    return
+        while True:
+            item = await self._apply_q.get()
+            if item is None:
+                return
+            try:
                 if self._error is None:
                     await self._apply_item(item)
+            except Exception as e:  # the state machine cannot go on: neither can the member
+                logger.exception("raft %x: apply failed", self.id)
+                self._fail(e)
+            finally:
+                # The raft loop may be waiting for this batch (a conf change): never leave it hanging.
                 if item.done is not None and not item.done.done():
                     item.done.set_result(None)
-        except Exception as e:  # the state machine cannot go on: neither can the member
-            logger.exception("raft %x: apply failed", self.id)
-            self._fail(e)
 
     async def _apply_item(self, item: _ApplyItem) -> None:
         snapshot = item.snapshot

@@ -22,6 +22,7 @@ class Recorder:
         self.batches: list[ApplyBatch] = []
         self.snapshots_restored = 0
         self.gate: asyncio.Event | None = None  # when set to an unset Event, apply waits for it
+        self.fail_with: Exception | None = None  # when set, the next apply raises it
         if path is not None and os.path.exists(path):
             with open(path, "rb") as f:
                 self._restore(f.read())
@@ -38,6 +39,8 @@ class Recorder:
     async def apply(self, batch: ApplyBatch) -> Sequence[object]:
         if self.gate is not None:
             await self.gate.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
         self.batches.append(batch)
         if batch.snapshot is not None:
             assert batch.snapshot.metadata.index > self.applied, "snapshot older than the state"

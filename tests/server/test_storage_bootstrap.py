@@ -127,3 +127,21 @@ async def test_a_failed_wal_write_stops_the_node(tmp_path: Path) -> None:
     finally:
         await node.stop()
     assert c.sms[1].datas == [b"ok"]
+
+
+async def test_a_failing_apply_callback_stops_the_node(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, [1])
+    node = c.start(1)
+    try:
+        async with asyncio.timeout(5):
+            await node.wait_leader()
+            await node.propose(b"ok")
+            c.sms[1].fail_with = RuntimeError("state machine broke")
+            with pytest.raises(ErrStopped):
+                await node.propose(b"boom")
+        assert isinstance(node.error, RuntimeError)
+        with pytest.raises(ErrStopped):
+            await node.read_index()
+    finally:
+        await node.stop()
+    assert c.sms[1].datas == [b"ok"]
