@@ -164,10 +164,13 @@ def parse_url(raw: str) -> URL:
 def parse_urls(value: str | Iterable[str]) -> list[URL]:
     """etcd's unique-URLs flag value: comma-separated URLs, each checked, deduplicated and sorted by text.
 
-    An empty string gives an empty list (etcd's ``--listen-metrics-urls`` default).
+    The whole value ``""`` gives an empty list (the exception etcd's URL flags allow); an empty item
+    inside a list is refused, as in etcd ("URL scheme must be ...: ").
     """
+    if value == "":
+        return []
     parts = value.split(",") if isinstance(value, str) else list(value)
-    urls = {str(u): u for u in (parse_url(p) for p in parts if p.strip() != "")}
+    urls = {str(u): u for u in (parse_url(p) for p in parts)}
     return [urls[k] for k in sorted(urls)]
 
 

@@ -59,8 +59,9 @@ class HelpRequested(Exception):
 
 
 # Kinds, as the Go value types etcd 3.4 registers each flag with.
-BOOL, STRING, UINT, UINT32, INT, DURATION, URLS, STRINGS, UNIQUE_STRINGS, SELECT = (
-    "bool", "string", "uint", "uint32", "int", "duration", "urls", "strings", "unique-strings", "select",
+BOOL, STRING, UINT, UINT32, INT, DURATION, URLS, CORS, STRINGS, UNIQUE_STRINGS, SELECT = (
+    "bool", "string", "uint", "uint32", "int", "duration", "urls", "cors", "strings", "unique-strings",
+    "select",
 )
 
 _SELECTIVE: dict[str, tuple[str, ...]] = {
@@ -95,7 +96,9 @@ def flag_kind(name: str) -> str:
         return UINT32
     if name == "cipher-suites":
         return STRINGS
-    if name in ("cors", "host-whitelist", "log-outputs"):
+    if name == "cors":
+        return CORS
+    if name in ("host-whitelist", "log-outputs"):
         return UNIQUE_STRINGS
     if isinstance(getattr(Config(), attr_name(name)), bool):
         return BOOL
@@ -168,7 +171,19 @@ def parse_go_bool(s: str) -> bool:
 
 
 def _unique_sorted(s: str) -> list[str]:
-    return sorted({v for v in s.split(",") if v != ""})
+    # Go's UniqueStringsValue keeps empty items: "--log-outputs=" is [""] (and then refused by validate).
+    return sorted(set(s.split(",")))
+
+
+def parse_cors(value: str) -> list[str]:
+    """``--cors``: ``*``, or URLs in etcd's strict ``scheme://host:port`` form, sorted and unique.
+
+    # etcd 3.4 compat: etcdmain/config.go registers --cors as a unique-URLs flag whose only exception is
+    "*", so an origin without a port ("http://a.com") is refused, as etcd 3.4.23 does.
+    """
+    if value == "*":
+        return ["*"]
+    return [str(u) for u in parse_urls(value.split(","))]
 
 
 def convert(flag: str, value: str) -> Any:
@@ -204,8 +219,10 @@ def convert(flag: str, value: str) -> Any:
         return parse_duration(value)
     if kind == URLS:
         return parse_urls(value)
+    if kind == CORS:
+        return parse_cors(value)
     if kind == STRINGS:
-        return value.split(",") if value else []
+        return value.split(",")
     if kind == UNIQUE_STRINGS:
         return _unique_sorted(value)
     if value not in _SELECTIVE[flag]:
@@ -539,6 +556,14 @@ def _file_value(key: str, value: Any) -> Any:
             return parse_urls(value)
         except ConfigError as e:
             raise ConfigError(f"unexpected error setting up {key}: {e}") from None
+    if kind == CORS:
+        if value == "":
+            return getattr(Config(), attr_name(key))
+        try:
+            return parse_cors(value)
+        except ConfigError as e:
+            # etcd 3.4.23 panics here (exit 2); the text is the panic's.
+            raise ConfigError(f"new UniqueURLs should never fail: {e}") from None
     if kind == UNIQUE_STRINGS:
         return _unique_sorted(value) if value else getattr(Config(), attr_name(key))
     return value

@@ -140,7 +140,7 @@ def test_value_types() -> None:
             "--cipher-suites",
             "b,a,b",
             "--cors",
-            "http://b,http://a,http://b",
+            "http://b:80,http://a:8080,http://b:80",
             "--log-outputs",
             "stdout",
             "--listen-metrics-urls",
@@ -153,7 +153,7 @@ def test_value_types() -> None:
     assert cfg.grpc_keepalive_interval == 5400.0
     assert cfg.experimental_warning_apply_duration == pytest.approx(0.25)
     assert cfg.cipher_suites == ["b", "a", "b"]
-    assert cfg.cors == ["http://a", "http://b"]
+    assert cfg.cors == ["http://a:8080", "http://b:80"]
     assert cfg.log_outputs == ["stdout"]
     assert urls(cfg.listen_metrics_urls) == ["http://127.0.0.1:2381"]
 
@@ -307,7 +307,7 @@ advertise-client-urls: http://10.0.0.1:2379
 initial-cluster-state: existing
 enable-v2: true
 log-outputs: [stdout]
-cors: http://b,http://a
+cors: http://b:80,http://a:8080
 grpc-keepalive-interval: 60000000000
 proxy: readonly
 client-transport-security:
@@ -330,7 +330,7 @@ peer-transport-security:
     assert cfg.initial_cluster_state == "existing"
     assert cfg.enable_v2 is True
     assert cfg.log_outputs == ["stdout"]
-    assert cfg.cors == ["http://a", "http://b"]
+    assert cfg.cors == ["http://a:8080", "http://b:80"]
     assert cfg.grpc_keepalive_interval == 60.0
     assert cfg.proxy == "readonly"
     assert (cfg.cert_file, cfg.client_cert_auth) == ("/c.pem", True)
@@ -467,3 +467,39 @@ def test_config_file_checks_in_etcds_order(tmp_path: pathlib.Path, text: str, me
 def test_config_file_keys_match_case_insensitively(tmp_path: pathlib.Path) -> None:
     cfg = parse(["--config-file", write(tmp_path, "Name: n1\nPROXY: readonly\nproxy-dial-timeout: 7\n")], {})
     assert (cfg.name, cfg.proxy, cfg.proxy_dial_timeout) == ("n1", "readonly", 7)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # etcd 3.4.23 reads --cors as URLs (host:port required) with "*" as the only exception.
+        (
+            ["--cors", "foo"],
+            'invalid value "foo" for flag -cors: URL scheme must be http, https, unix, or unixs: foo',
+        ),
+        (
+            ["--cors", "http://a.com"],
+            'invalid value "http://a.com" for flag -cors: URL address does not have the form "host:port": '
+            "http://a.com",
+        ),
+        (["--cors="], 'invalid value "" for flag -cors: URL scheme must be http, https, unix, or unixs: '),
+        (
+            ["--listen-peer-urls=http://127.0.0.1:1,"],
+            'invalid value "http://127.0.0.1:1," for flag -listen-peer-urls: '
+            "URL scheme must be http, https, unix, or unixs: ",
+        ),
+    ],
+)
+def test_list_flag_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(FlagError) as e:
+        parse(argv, {})
+    assert str(e.value) == message
+
+
+def test_empty_list_values() -> None:
+    assert parse(["--listen-metrics-urls="], {}).listen_metrics_urls == []
+    assert parse(["--cors", "*"], {}).cors == ["*"]
+    assert parse(["--host-whitelist="], {}).host_whitelist == [""]
+    with pytest.raises(ConfigError) as e:
+        parse(["--log-outputs="], {})
+    assert str(e.value) == 'unknown log-output "" (only supports "default", "stderr", "stdout")'
