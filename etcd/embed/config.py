@@ -402,8 +402,12 @@ class Config:
         return self.election_timeout // self.heartbeat_interval
 
     def min_lease_ttl(self) -> int:
-        """The minimum lease TTL in seconds: ceil(1.5 x election timeout) (``etcdserver/server.go``)."""
-        return math.ceil((3 * self.election_ticks() * self.heartbeat_interval) / 2 / 1000)
+        """The minimum lease TTL in whole seconds, as ``etcdserver/server.go`` computes it.
+
+        ``(3 * election_ticks) // 2`` heartbeats (integer division in ticks, as etcd), rounded up to a
+        second: 2 s for the defaults.
+        """
+        return math.ceil((3 * self.election_ticks()) // 2 * self.heartbeat_interval / 1000)
 
     def req_timeout(self) -> float:
         """etcd's ``ReqTimeout`` in seconds: 5 s + 2 x election timeout."""
