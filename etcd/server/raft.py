@@ -46,6 +46,7 @@ from etcd.raft import (
     Ready,
     SoftState,
     StateType,
+    Status,
 )
 from etcd.raft.raftpb import raft_pb2 as pb
 from etcd.raft.raftpb.raft_pb2 import ConfChange, Entry, Message, Snapshot
@@ -379,6 +380,17 @@ class RaftNode:
         if not self._stopping:
             self._node.campaign()
             self._wakeup.set()
+
+    def transfer_leader(self, transferee: int) -> None:
+        """Ask the leader (this node) to hand leadership to ``transferee``; watch ``leader`` for the outcome
+        (etcd's ``MoveLeader`` and the leader's hand-over on shutdown)."""
+        if not self._stopping:
+            self._node.transfer_leader(transferee)
+            self._wakeup.set()
+
+    def status(self) -> Status:
+        """Raft's view: term, commit and applied indexes, leader, progress of followers (if leader)."""
+        return self._node.status()
 
     def report_unreachable(self, id_: int) -> None:
         if not self._stopping:

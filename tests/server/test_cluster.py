@@ -151,3 +151,22 @@ async def test_a_member_added_by_conf_change_joins_and_catches_up(tmp_path: Path
         assert c.sms[4].datas == [b"j%d" % i for i in range(5)] + [b"after-join"]
     finally:
         await c.stop_all()
+
+
+async def test_leadership_moves_on_request(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, IDS)
+    for i in IDS:
+        c.start(i)
+    try:
+        w = await propose_retrying(c, b"before")
+        await wait_all_applied(c.live(), w.index)
+        lead = await c.wait_leader()
+        target = next(n for n in c.live() if n is not lead)
+        lead.transfer_leader(target.id)
+        await c.wait_until(lambda: c.stable_leader() is target)
+        assert target.status().lead == target.id
+        assert target.status().hard_state.term >= lead.status().hard_state.term
+        after = await propose_retrying(c, b"after")
+        assert after.index > w.index
+    finally:
+        await c.stop_all()
