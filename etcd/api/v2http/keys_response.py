@@ -61,10 +61,12 @@ def render(
     return Rendered(err.status_code(), headers, (err.to_json() + "\n").encode())
 
 
-def render_method_not_allowed(cluster_id: int) -> Rendered:
-    """etcd's ``allowMethod`` refusal: 405 with an ``Allow`` list and Go's plain-text ``http.Error``."""
+def render_method_not_allowed() -> Rendered:
+    """etcd's ``allowMethod`` refusal: 405 with an ``Allow`` list and Go's plain-text ``http.Error``.
+
+    It comes before the handler sets ``X-Etcd-Cluster-ID``, so that header is absent.
+    """
     headers = {
-        "X-Etcd-Cluster-ID": format(cluster_id, "x"),
         "Allow": ",".join(ALLOWED_METHODS),
         "Content-Type": "text/plain; charset=utf-8",
         "X-Content-Type-Options": "nosniff",
@@ -85,16 +87,15 @@ def _render_event(
     headers["X-Raft-Index"] = str(raft_index)
     headers["X-Raft-Term"] = str(raft_term)
     status = 201 if ev.is_created() else 200
-    # The event may be one the store's history holds: change a copy.
+    # The event may be one the store's history holds: change a copy. etcd 3.4 compat: Go's Event.Clone
+    # drops Refresh, so no answer ever shows "refresh":true.
     ev = ev.clone()
+    ev.refresh = False
     _trim_node(ev.node)
     if ev.prev_node is not None:
         _trim_node(ev.prev_node)
     if no_value_on_success and ev.action in _NO_VALUE_ACTIONS:
-        body: dict[str, object] = {"action": ev.action}
-        if ev.refresh:
-            body["refresh"] = True
-        return Rendered(status, headers, (gojson.dumps(body) + "\n").encode())
+        return Rendered(status, headers, (gojson.dumps({"action": ev.action}) + "\n").encode())
     return Rendered(status, headers, (ev.to_json() + "\n").encode())
 
 

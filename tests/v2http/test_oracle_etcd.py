@@ -1,0 +1,265 @@
+"""The real etcd 3.4.23 (``/usr/bin/etcd --enable-v2``) as the oracle for parse -> apply -> render.
+
+One scripted sequence of ``/v2/keys`` requests goes to the real etcd over HTTP and, through our three
+functions, to a local v2 store. The local store is first padded under ``/0`` to the real store's index
+(etcd's own membership writes), so indexes line up and bodies compare byte for byte once the
+``expiration`` instants (two different clocks) are masked.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from etcd.api import v2error
+from etcd.api.v2http import parse, render, render_method_not_allowed
+from etcd.api.v2http.keys_request import ALLOWED_METHODS
+from etcd.server.apply_v2 import apply
+from etcd.v2store import Event, Store
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+pytestmark = pytest.mark.skipif(not os.path.exists(ETCD), reason=f"real etcd 3.4.23 not installed at {ETCD}")
+
+Q = dict[str, str]
+
+# (method, path, query, body form). "{k}" in a value is the modifiedIndex step k answered with.
+SEQUENCE: list[tuple[str, str, Q, Q]] = [
+    ("GET", "/v2/keys/", {}, {}),
+    ("GET", "/v2/keys/a", {}, {}),
+    ("PUT", "/v2/keys/a", {"value": "1"}, {}),
+    ("PUT", "/v2/keys/a", {}, {"value": "2"}),
+    ("PUT", "/v2/keys/a", {"value": "q"}, {"value": "body<&>"}),
+    ("GET", "/v2/keys/a", {}, {}),
+    ("HEAD", "/v2/keys/a", {}, {}),
+    ("HEAD", "/v2/keys/nope", {}, {}),
+    ("PUT", "/v2/keys/a", {"value": "3", "prevExist": "false"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "1", "prevExist": "false"}, {}),
+    ("PUT", "/v2/keys/c", {"value": "1", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "2", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "3", "prevValue": "2"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "4", "prevValue": "nope"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "4", "prevIndex": "{12}"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "4", "prevIndex": "1", "prevValue": "x"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "5", "prevIndex": "{12}", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/b", {"value": "6", "prevExist": "false", "prevValue": "5"}, {}),
+    ("PUT", "/v2/keys/t", {"value": "v", "ttl": "1000"}, {}),
+    ("GET", "/v2/keys/t", {}, {}),
+    ("PUT", "/v2/keys/t", {"refresh": "true", "ttl": "2000"}, {}),
+    ("PUT", "/v2/keys/t", {"refresh": "true", "ttl": "3000", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/t", {"value": "w", "ttl": ""}, {}),
+    ("PUT", "/v2/keys/nt", {"refresh": "true", "ttl": "5"}, {}),
+    ("PUT", "/v2/keys/t", {"value": "x", "ttl": "1000", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/t", {"value": "y", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/d", {"dir": "true"}, {}),
+    ("PUT", "/v2/keys/d", {"value": "x"}, {}),
+    ("PUT", "/v2/keys/d", {"dir": "true"}, {}),
+    ("PUT", "/v2/keys/d", {"dir": "true", "prevExist": "false"}, {}),
+    ("PUT", "/v2/keys/d", {"dir": "true", "ttl": "500", "prevExist": "true"}, {}),
+    ("PUT", "/v2/keys/d/z", {"value": "z"}, {}),
+    ("PUT", "/v2/keys/d/y/deep", {"value": "deep"}, {}),
+    ("PUT", "/v2/keys/a/under", {"value": "x"}, {}),
+    ("GET", "/v2/keys/d", {"sorted": "true"}, {}),
+    ("GET", "/v2/keys/d", {"recursive": "true", "sorted": "true"}, {}),
+    ("GET", "/v2/keys/d/", {"quorum": "true", "sorted": "1"}, {}),
+    ("GET", "/v2/keys/", {"recursive": "true", "sorted": "true"}, {}),
+    ("POST", "/v2/keys/q", {"value": "first"}, {}),
+    ("POST", "/v2/keys/q", {}, {"value": "second", "ttl": "700"}),
+    ("GET", "/v2/keys/q", {"sorted": "true"}, {}),
+    ("POST", "/v2/keys/a", {"value": "x"}, {}),
+    ("DELETE", "/v2/keys/d", {}, {}),
+    ("DELETE", "/v2/keys/d", {"dir": "true"}, {}),
+    ("DELETE", "/v2/keys/d/y", {"recursive": "true"}, {}),
+    ("DELETE", "/v2/keys/a", {"prevValue": "nope"}, {}),
+    ("DELETE", "/v2/keys/a", {"prevIndex": "1"}, {}),
+    ("DELETE", "/v2/keys/a", {"prevValue": "body<&>"}, {}),
+    ("DELETE", "/v2/keys/a", {}, {}),
+    ("DELETE", "/v2/keys/d", {"recursive": "true"}, {}),
+    ("DELETE", "/v2/keys/", {"recursive": "true"}, {}),
+    ("PUT", "/v2/keys/", {"value": "x"}, {}),
+    ("PUT", "/v2/keys/nv", {"value": "x", "noValueOnSuccess": "true"}, {}),
+    ("PUT", "/v2/keys/nv", {"value": "y", "noValueOnSuccess": "true"}, {}),
+    ("GET", "/v2/keys/nv", {"noValueOnSuccess": "true"}, {}),
+    ("DELETE", "/v2/keys/nv", {"noValueOnSuccess": "true"}, {}),
+    ("PUT", "/v2/keys/e", {"value": "\u00e9\u2028x"}, {}),
+    ("PUT", "/v2/keys/x/z", {"value": "clean"}, {}),
+    ("GET", "/v2/keys/x/z/", {}, {}),
+    ("GET", "/v2/keys/e/under", {}, {}),
+    ("PUT", "/v2/keys/e/under", {"value": "x"}, {}),
+    ("PUT", "/v2/keys/x", {"value": "v", "prevValue": "v"}, {}),
+    ("PUT", "/v2/keys/x", {"value": "v", "prevExist": "true"}, {}),
+    ("DELETE", "/v2/keys/x", {"prevIndex": "1"}, {}),
+    ("POST", "/v2/keys/x", {"dir": "true", "ttl": "900"}, {}),
+    ("GET", "/v2/keys/x", {"recursive": "true", "sorted": "true"}, {}),
+    ("DELETE", "/v2/keys/", {}, {}),
+    ("PUT", "/v2/keys/e", {"value": "n", "prevIndex": "18446744073709551615"}, {}),
+    ("PUT", "/v2/keys/e", {"value": "n", "prevIndex": "0", "prevValue": "\u00e9\u2028x"}, {}),
+    ("PUT", "/v2/keys/f", {"value": "a", "value2": "b", "dir": "false", "sorted": "0", "stream": "F"}, {}),
+    # Request errors.
+    ("GET", "/v2/keys/a", {"prevIndex": "x"}, {}),
+    ("GET", "/v2/keys/a", {"waitIndex": "-1"}, {}),
+    ("GET", "/v2/keys/a", {"recursive": "yes"}, {}),
+    ("GET", "/v2/keys/a", {"sorted": ""}, {}),
+    ("PUT", "/v2/keys/a", {"dir": "2"}, {}),
+    ("GET", "/v2/keys/a", {"quorum": "no"}, {}),
+    ("GET", "/v2/keys/a", {"stream": "y"}, {}),
+    ("PUT", "/v2/keys/a", {"wait": "true"}, {}),
+    ("PUT", "/v2/keys/a", {"prevValue": ""}, {}),
+    ("PUT", "/v2/keys/a", {"noValueOnSuccess": "maybe"}, {}),
+    ("PUT", "/v2/keys/a", {"ttl": "abc"}, {}),
+    ("PUT", "/v2/keys/a", {}, {"ttl": "-1"}),
+    ("PUT", "/v2/keys/a", {"prevExist": "maybe"}, {}),
+    ("PUT", "/v2/keys/a", {"refresh": "x"}, {}),
+    ("PUT", "/v2/keys/a", {"refresh": "true", "ttl": "5", "value": "v"}, {}),
+    ("PUT", "/v2/keys/a", {"refresh": "true"}, {}),
+    ("PUT", "/v2/keys/a", {"prevIndex": "x", "ttl": "x"}, {}),
+    ("PATCH", "/v2/keys/a", {}, {}),
+]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@pytest.fixture(scope="module")
+def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    base: Path = tmp_path_factory.mktemp("etcd-v2")
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    client_port, peer_port = (int(s.getsockname()[1]) for s in socks)
+    for s in socks:
+        s.close()
+    client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+    log_path = base / "etcd.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                ETCD, "--enable-v2", "--name=o", f"--data-dir={base / 'data'}",
+                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=o={peer}", "--heartbeat-interval=50", "--election-timeout=500",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        # Served once the member published itself; the cluster version (one more v2 write) follows.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", client_port, timeout=2)
+                conn.request("GET", "/version")
+                version = json.loads(conn.getresponse().read())
+                conn.close()
+                if version.get("etcdcluster") not in (None, "", "not_decided"):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                tail = log_path.read_bytes()[-3000:].decode(errors="replace")
+                pytest.fail(f"real etcd did not come up (exit code {proc.poll()}):\n{tail}")
+            time.sleep(0.05)
+        yield "127.0.0.1", client_port
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _send(host: str, port: int, method: str, path: str, query: Q, form: Q) -> Answer:
+    url = path + ("?" + urllib.parse.urlencode(query) if query else "")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request(method, url, body=urllib.parse.urlencode(form) if form else None, headers=headers)
+        resp = conn.getresponse()
+        return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def _local(store: Store, cluster_id: int, method: str, path: str, query: Q, form: Q) -> Answer:
+    if method not in ALLOWED_METHODS:
+        r = render_method_not_allowed()
+    else:
+        result: Event | BaseException
+        nvos = False
+        try:
+            req, nvos = parse(method, path, query, form, time.time_ns())
+            ev = apply(store, req)
+            assert ev is not None
+            result = ev
+        except v2error.Error as e:
+            result = e
+        r = render(result, raft_index=0, raft_term=0, cluster_id=cluster_id, no_value_on_success=nvos)
+    body = b"" if method == "HEAD" else r.body
+    return Answer(r.status, {k.lower(): v for k, v in r.headers.items()}, body)
+
+
+_EXPIRATION = re.compile(rb'"expiration":"[^"]+"')
+
+
+def _fill(q: Q, indexes: list[int]) -> Q:
+    return {k: re.sub(r"\{(\d+)\}", lambda m: str(indexes[int(m.group(1))]), v) for k, v in q.items()}
+
+
+def _modified_index(a: Answer) -> int:
+    try:
+        return int(json.loads(a.body)["node"]["modifiedIndex"])
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
+def test_same_answers_as_real_etcd(real_etcd: tuple[str, int]) -> None:
+    host, port = real_etcd
+    first = _send(host, port, "GET", "/v2/keys/", {}, {})
+    start_index = int(first.headers["x-etcd-index"])
+    cluster_id = int(first.headers["x-etcd-cluster-id"], 16)
+    store = Store("/0", "/1", clock=time.time_ns)
+    for i in range(start_index):  # etcd's own writes under /0 (members, version)
+        store.set(f"/0/pad{i}", False, "")
+    assert store.index() == start_index
+
+    real_indexes: list[int] = []
+    local_indexes: list[int] = []
+    mismatches: list[str] = []
+    for step, (method, path, query, form) in enumerate(SEQUENCE):
+        real = _send(host, port, method, path, _fill(query, real_indexes), _fill(form, real_indexes))
+        mine = _local(
+            store, cluster_id, method, path, _fill(query, local_indexes), _fill(form, local_indexes)
+        )
+        real_indexes.append(_modified_index(real))
+        local_indexes.append(_modified_index(mine))
+        what = f"step {step}: {method} {path} {query} {form}"
+        if real.status != mine.status:
+            mismatches.append(f"{what}: status {real.status} != {mine.status}")
+        real_body, my_body = (
+            _EXPIRATION.sub(b'"expiration":"*"', real.body),
+            _EXPIRATION.sub(b'"expiration":"*"', mine.body),
+        )
+        if real_body != my_body:
+            mismatches.append(f"{what}:\n  real {real.body!r}\n  mine {mine.body!r}")
+        for name in ("x-etcd-index", "x-etcd-cluster-id", "content-type", "allow", "x-content-type-options"):
+            if real.headers.get(name) != mine.headers.get(name):
+                mismatches.append(
+                    f"{what}: header {name} {real.headers.get(name)!r} != {mine.headers.get(name)!r}"
+                )
+        for name in ("x-raft-index", "x-raft-term"):
+            if (name in real.headers) != (name in mine.headers):
+                mismatches.append(f"{what}: header {name} present in only one answer")
+    assert mismatches == [], "\n".join(mismatches)
+    assert store.index() == int(_send(host, port, "GET", "/v2/keys/", {}, {}).headers["x-etcd-index"])
