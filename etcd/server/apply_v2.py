@@ -20,15 +20,23 @@ SYNC        always: expire keys due at ``Time``; no event          ``delete_expi
 ==========  ====================================================  =====================
 
 ``Dir`` only matters to ``set``, ``create`` and ``delete``; a refresh (``Refresh`` true) passes to
-the store as ``TTLOptionSet.refresh``. Membership side effects of writes under ``/0`` (etcd's
-``storeMemberAttributeRegexp``) belong to the server's membership code, not here.
+the store as ``TTLOptionSet.refresh``. A plain PUT that ``is_membership_put`` recognises (a member's
+attributes or the cluster version) is no store write of ours: etcd hands it to its membership code,
+and so must the server before calling ``apply``.
 """
 
 from __future__ import annotations
 
+import re
+
 from etcd.api.etcdserverpb.etcdserver_pb2 import Request
 from etcd.v2store import Event, Store, TTLOptionSet, Watcher
 from etcd.v2store.gotime import PERMANENT
+
+# etcd's storeMemberAttributeRegexp, unanchored as etcd's (it also matches below /1) and its
+# StoreClusterVersionKey.
+MEMBER_ATTRIBUTES_RE = re.compile(r"/0/members/[0-9A-Fa-f]{1,16}/attributes")
+CLUSTER_VERSION_KEY = "/0/version"
 
 # etcd's ErrUnknownMethod text; the HTTP layer shows it as the cause of a 300 error.
 ERR_UNKNOWN_METHOD = "etcdserver: unknown method"
@@ -45,6 +53,15 @@ def ttl_options(r: Request) -> TTLOptionSet:
     """The request's expiry: ``Expiration`` (0: none) and ``Refresh`` (etcd's ``RequestV2.TTLOptions``)."""
     expire_time = r.Expiration if r.Expiration != 0 else PERMANENT
     return TTLOptionSet(expire_time=expire_time, refresh=r.HasField("Refresh") and r.Refresh)
+
+
+def is_membership_put(r: Request) -> bool:
+    """Whether a raft-applied PUT is one etcd routes to membership instead of ``Store.set``: no
+    ``PrevExist``, ``PrevIndex`` or ``PrevValue``, and the path of member attributes or the cluster
+    version."""
+    if r.Method != "PUT" or r.HasField("PrevExist") or r.PrevIndex > 0 or r.PrevValue != "":
+        return False
+    return MEMBER_ATTRIBUTES_RE.search(r.Path) is not None or r.Path == CLUSTER_VERSION_KEY
 
 
 def is_watch(r: Request) -> bool:
@@ -77,9 +94,9 @@ def apply(store: Store, r: Request) -> Event | None:
         return store.delete(r.Path, r.Dir, r.Recursive)
     if method == "QGET":
         return store.get(r.Path, r.Recursive, r.Sorted)
+    if method == "GET" and r.Wait:
+        raise ValueError("a wait request is a watch: use apply_v2.watch")
     if method in ("GET", "HEAD"):
-        if r.Wait:
-            raise ValueError("a wait request is a watch: use apply_v2.watch")
         return store.get(r.Path, r.Recursive, r.Sorted)
     if method == "SYNC":
         store.delete_expired_keys(r.Time)
@@ -100,4 +117,14 @@ def _put(store: Store, r: Request) -> Event:
     return store.set(r.Path, r.Dir, r.Val, opts)
 
 
-__all__ = ["ERR_UNKNOWN_METHOD", "UnknownMethodError", "apply", "is_watch", "ttl_options", "watch"]
+__all__ = [
+    "CLUSTER_VERSION_KEY",
+    "ERR_UNKNOWN_METHOD",
+    "MEMBER_ATTRIBUTES_RE",
+    "UnknownMethodError",
+    "apply",
+    "is_membership_put",
+    "is_watch",
+    "ttl_options",
+    "watch",
+]

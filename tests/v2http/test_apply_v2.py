@@ -173,3 +173,27 @@ def test_root_and_namespace_are_read_only(store: Store) -> None:
 def test_unknown_method(store: Store) -> None:
     with pytest.raises(UnknownMethodError, match="etcdserver: unknown method"):
         apply(store, Request(Method="PATCH", Path="/1/a"))
+
+
+def test_head_is_a_plain_get_even_with_wait(store: Store) -> None:
+    do(store, "PUT", "/h", value="x")
+    e = apply(store, Request(Method="HEAD", Path="/1/h", Wait=True))
+    assert e is not None and (e.action, e.node.value) == ("get", "x")
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (Request(Method="PUT", Path="/0/members/8e9e05c52164694d/attributes", Val="{}"), True),
+        (Request(Method="PUT", Path="/0/version", Val="3.4.0"), True),
+        # Unanchored as etcd's regexp: a client key can look like a member's attributes.
+        (Request(Method="PUT", Path="/1/0/members/1/attributes", Val="{}"), True),
+        (Request(Method="PUT", Path="/0/members/xyz/attributes", Val="{}"), False),
+        (Request(Method="PUT", Path="/0/version", Val="3.4.0", PrevExist=True), False),
+        (Request(Method="PUT", Path="/0/version", Val="3.4.0", PrevIndex=1), False),
+        (Request(Method="POST", Path="/0/version", Val="3.4.0"), False),
+        (Request(Method="PUT", Path="/1/0/version", Val="3.4.0"), False),
+    ],
+)
+def test_is_membership_put(request_: Request, expected: bool) -> None:
+    assert apply_v2.is_membership_put(request_) is expected

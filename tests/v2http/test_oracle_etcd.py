@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from etcd.api import v2error
+from etcd.api.etcdserverpb.etcdserver_pb2 import Request
 from etcd.api.v2http import parse, render, render_method_not_allowed
 from etcd.api.v2http.keys_request import ALLOWED_METHODS
 from etcd.server.apply_v2 import apply
@@ -263,3 +264,46 @@ def test_same_answers_as_real_etcd(real_etcd: tuple[str, int]) -> None:
                 mismatches.append(f"{what}: header {name} present in only one answer")
     assert mismatches == [], "\n".join(mismatches)
     assert store.index() == int(_send(host, port, "GET", "/v2/keys/", {}, {}).headers["x-etcd-index"])
+
+
+def test_ttl_expiry_matches_real_etcd(real_etcd: tuple[str, int]) -> None:
+    """A 1 s key expires on the real etcd through its leader's SYNC; a SYNC applied locally at the same
+    moment gives the same answers and indexes."""
+    host, port = real_etcd
+    start = _send(host, port, "GET", "/v2/keys/", {}, {})
+    cluster_id = int(start.headers["x-etcd-cluster-id"], 16)
+    store = Store("/0", "/1", clock=time.time_ns)
+    for i in range(int(start.headers["x-etcd-index"])):
+        store.set(f"/0/pad{i}", False, "")
+    steps: list[tuple[str, str, Q]] = [("PUT", "/v2/keys/exp/k", {"value": "v", "ttl": "1"})]
+    for method, path, query in steps:
+        real, mine = (
+            _send(host, port, method, path, query, {}),
+            _local(store, cluster_id, method, path, query, {}),
+        )
+        assert (real.status, _EXPIRATION.sub(b"*", real.body)) == (
+            mine.status,
+            _EXPIRATION.sub(b"*", mine.body),
+        )
+    put_ns = time.time_ns()
+    deadline = time.monotonic() + 5
+    while True:  # the real leader proposes SYNC every 500 ms
+        real = _send(host, port, "GET", "/v2/keys/exp/k", {}, {})
+        if real.status == 404 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert real.status == 404
+    assert apply(store, parse_sync(put_ns + 2 * 1_000_000_000)) is None
+    mine = _local(store, cluster_id, "GET", "/v2/keys/exp/k", {}, {})
+    assert (mine.status, mine.body, mine.headers["x-etcd-index"]) == (
+        real.status,
+        real.body,
+        real.headers["x-etcd-index"],
+    )
+    real_dir = _send(host, port, "GET", "/v2/keys/exp", {}, {})
+    mine_dir = _local(store, cluster_id, "GET", "/v2/keys/exp", {}, {})
+    assert (mine_dir.status, mine_dir.body) == (real_dir.status, real_dir.body)
+
+
+def parse_sync(at_ns: int) -> Request:
+    return Request(Method="SYNC", Time=at_ns)
