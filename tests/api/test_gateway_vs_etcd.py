@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import pytest
 from aiohttp import web
 
 from etcd.api.gateway import make_gateway_app
+from etcd.api.gateway.gateway import DISCONNECT_POLL
 
 ETCD = "/usr/bin/etcd"
 T = 5.0  # seconds; every HTTP exchange's timeout
@@ -426,6 +428,78 @@ def test_lease_keepalive_and_snapshot_stream_alike(gw: Gateways) -> None:
         # The file, then its sha256; the first 16 bytes are bolt's first page header.
         shapes.append((len(lines), [sorted(line["result"]) for line in lines], blob[:16], len(blob)))
     assert shapes[0] == shapes[1]
+
+
+def _watch_streams(gw: Gateways) -> int:
+    """The real etcd's count of open watch streams, from its /metrics."""
+    answer = gw.send(gw.etcd, "/metrics", None, method="GET")
+    for line in answer.body.decode().splitlines():
+        if line.startswith("etcd_debugging_mvcc_watch_stream_total "):
+            return int(float(line.split()[1]))
+    raise AssertionError("etcd_debugging_mvcc_watch_stream_total not in /metrics")
+
+
+def _wait_for_watch_streams(gw: Gateways, count: int) -> int:
+    """Polls etcd's gauge until it shows ``count`` open watch streams or a few seconds pass."""
+    deadline = time.monotonic() + 2 * DISCONNECT_POLL + T
+    while (seen := _watch_streams(gw)) != count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seen
+
+
+def test_a_client_leaving_ends_its_watch_stream(gw: Gateways) -> None:
+    # Streams of earlier tests (through both gateways) end once their clients have gone.
+    assert _wait_for_watch_streams(gw, 0) == 0
+    body = json.dumps({"create_request": {"key": b64(b"/gw/leaving")}}).encode()
+    conn, resp = _open_stream(gw.ours, "/v3/watch", body)
+    assert json.loads(resp.readline())["result"]["created"] is True
+    assert _watch_streams(gw) == 1
+    conn.close()
+    assert _wait_for_watch_streams(gw, 0) == 0
+
+
+def test_stream_errors_and_refusals_alike(gw: Gateways) -> None:
+    # A failed stream before any message: the HTTP status of its code and grpc-gateway's error chunk.
+    answers = [
+        _read_stream(host, "/v3/maintenance/snapshot", b"{}", Authorization="sometoken")
+        for host in (gw.etcd, gw.ours)
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0] == (
+        500,
+        [
+            {
+                "error": {
+                    "grpc_code": grpc.StatusCode.UNKNOWN.value[0],
+                    "http_code": 500,
+                    "message": "auth: invalid auth token",
+                    "http_status": "Internal Server Error",
+                }
+            }
+        ],
+    )
+    # A watch etcd refuses is a canceled watch response, not an error.
+    body = json.dumps({"create_request": {"key": b64(b"/gw/refused")}}).encode()
+    lines = []
+    for host in (gw.etcd, gw.ours):
+        conn = http.client.HTTPConnection(host, timeout=T)
+        try:
+            conn.request("POST", "/v3/watch", body=body, headers={"Authorization": "sometoken"})
+            lines.append(json.loads(conn.getresponse().readline()))
+        finally:
+            conn.close()
+    assert lines[0] == lines[1] and lines[0]["result"]["canceled"] is True
+
+
+def _read_stream(host: str, path: str, body: bytes, **headers: str) -> tuple[int, list[Any]]:
+    """A stream that ends by itself: its status and its JSON lines."""
+    conn = http.client.HTTPConnection(host, timeout=T)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, [json.loads(line) for line in resp.read().splitlines()]
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------------------------------
