@@ -348,6 +348,38 @@ def test_malformed_bodies_fail_alike(gw: Gateways) -> None:
     assert gw.same("/v3/kv/range", b"{bad").json()["error"] == (
         "invalid character 'b' looking for beginning of object key string"
     )
+    # Values of the wrong type, as golang/protobuf's jsonpb words them (fields in declaration order).
+    typed = [
+        ("/v3/kv/range", b'{"key":"YQ==","sort_order":"BAD"}'),
+        ("/v3/kv/range", b'{"key":"YQ==","sort_order":true}'),
+        ("/v3/kv/range", b'{"key":"YQ==","sort_order":1.5}'),
+        ("/v3/kv/range", b'{"key":"YQ==","keys_only":"true"}'),
+        ("/v3/kv/range", b'{"key":"YQ==","limit":1.5}'),
+        ("/v3/kv/range", b'{"key":"YQ==","limit":1e3}'),
+        ("/v3/kv/range", b'{"key":"YQ==","limit":99999999999999999999}'),
+        ("/v3/kv/range", b'{"key":"YQ==","limit":"true"}'),
+        ("/v3/kv/range", b'{"key":"YQ==","keys_only":1,"limit":1.5}'),
+        ("/v3/kv/range", b'{"key":{}}'),
+        ("/v3/kv/txn", b'{"compare":"x"}'),
+        ("/v3/kv/txn", b'{"compare":[5]}'),
+        ("/v3/kv/txn", b'{"compare":[{"key":"YQ==","result":"NOPE"}]}'),
+        ("/v3/kv/txn", b'{"success":[{"request_put":"x"}]}'),
+        ("/v3/kv/txn", b'{"success":[{"request_put":{"key":"YQ==","lease":"1x"}}]}'),
+    ]
+    for path, body in typed:
+        answer = gw.same(path, body)
+        assert answer.status == 400, body
+    assert gw.same("/v3/kv/range", b'{"key":"YQ==","sort_order":"BAD"}').json()["error"] == (
+        'unknown value "BAD" for enum etcdserverpb.RangeRequest_SortOrder'
+    )
+    # and values jsonpb takes: an enum by number, integers quoted with spaces, negative, minus zero.
+    for body in [
+        b'{"key":"YQ==","sort_order":7}',
+        b'{"key":"YQ==","limit":"  5 "}',
+        b'{"key":"YQ==","limit":-1}',
+        b'{"key":"YQ==","limit":"-0"}',
+    ]:
+        assert gw.same("/v3/kv/range", body).status == 200, body
     # A streaming route fails its first unreadable message as Unknown.
     assert gw.same("/v3/watch", b"{bad").status == 500
 

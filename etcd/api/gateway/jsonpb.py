@@ -1,11 +1,13 @@
 """The gateway's JSON: request bodies into messages and messages into JSON, as etcd 3.4's gateway does it.
 
 etcd's gateway reads each request with Go's ``json.Decoder`` and golang/protobuf's ``jsonpb``, and writes
-with ``jsonpb`` using the .proto field names. Clients see Go's error texts, so the parts they meet most
-are reproduced: :func:`next_message` raises :class:`DecodeError` with Go's syntax error text
-("invalid character 'b' looking for beginning of object key string", "unexpected EOF"), the text for a
-body that is no object ("json: cannot unmarshal array into Go value of type map[string]json.RawMessage")
-and for bad base64 ("illegal base64 data at input byte N"). Other type errors carry protobuf's own text.
+with ``jsonpb`` using the .proto field names. Clients see Go's error texts, so :class:`BodyReader` reads
+as those two do and raises :class:`DecodeError` with their words: the scanner's syntax errors ("invalid
+character 'b' looking for beginning of object key string", "unexpected EOF"), type errors ("json: cannot
+unmarshal number 1.5 into Go value of type int64"), unknown enum names ('unknown value "BAD" for enum
+etcdserverpb.RangeRequest_SortOrder') and bad base64 ("illegal base64 data at input byte N"). Fields are
+checked in declaration order, so with several bad fields the first reported is Go's. Accepted as jsonpb
+does: .proto or camelCase names, integers as numbers or quoted, enums by name or number, unknown names.
 
 Values are read one after another from one body (a streaming request is a sequence of JSON objects),
 bytes after the first value of a unary request are ignored, and an empty body is an empty message.
@@ -173,18 +175,57 @@ class _Scanner:
         return pos + len(literal)
 
 
+class _Number(str):
+    """A JSON number as written, so errors can quote it as Go does and no precision is lost."""
+
+
+def _loads(raw: bytes) -> Any:
+    return json.loads(raw, parse_int=_Number, parse_float=_Number)
+
+
 def _go_kind(value: Any) -> str:
+    """The JSON kind Go's ``UnmarshalTypeError`` names."""
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, (int, float)):
+    if isinstance(value, _Number):
         return "number"
+    if isinstance(value, dict):
+        return "object"
     return "array" if isinstance(value, list) else "string"
 
 
-def _check_bytes(value: Any) -> None:
+def _type_error(value: Any, go_type: str) -> DecodeError:
+    return DecodeError(f"json: cannot unmarshal {_go_kind(value)} into Go value of type {go_type}")
+
+
+# The Go type golang/protobuf generates for each scalar, with its range where it is an integer.
+_INTEGERS: dict[int, tuple[str, int, int]] = {
+    FieldDescriptor.TYPE_INT64: ("int64", -(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SINT64: ("int64", -(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SFIXED64: ("int64", -(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_UINT64: ("uint64", 0, 2**64 - 1),
+    FieldDescriptor.TYPE_FIXED64: ("uint64", 0, 2**64 - 1),
+    FieldDescriptor.TYPE_INT32: ("int32", -(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SINT32: ("int32", -(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SFIXED32: ("int32", -(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_UINT32: ("uint32", 0, 2**32 - 1),
+    FieldDescriptor.TYPE_FIXED32: ("uint32", 0, 2**32 - 1),
+}
+_INTEGER_LITERAL = re.compile(r"-?[0-9]+")
+
+
+def _go_enum_name(field: FieldDescriptor) -> str:
+    """The Go type of an enum, e.g. ``etcdserverpb.RangeRequest_SortOrder``."""
+    enum = field.enum_type
+    package = enum.file.package
+    nested = enum.full_name.removeprefix(package + ".") if package else enum.full_name
+    return f"{package}.{nested.replace('.', '_')}" if package else nested
+
+
+def _bytes(value: Any) -> str:
     """Go's ``encoding/json`` reading a ``[]byte``: standard base64 with padding, else its error."""
-    if not isinstance(value, str):
-        raise DecodeError(f"json: cannot unmarshal {_go_kind(value)} into Go value of type []uint8")
+    if not isinstance(value, str) or isinstance(value, _Number):
+        raise _type_error(value, "[]uint8")
     data = value.replace("\r", "").replace("\n", "").encode()
     for i, c in enumerate(data):
         if c == ord("="):
@@ -196,29 +237,12 @@ def _check_bytes(value: Any) -> None:
     except binascii.Error:
         quantum = len(data.rstrip(b"=")) // 4 * 4
         raise DecodeError(f"illegal base64 data at input byte {quantum}") from None
+    return value
 
 
-_INTEGER_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT64,
-        FieldDescriptor.TYPE_UINT64,
-        FieldDescriptor.TYPE_INT32,
-        FieldDescriptor.TYPE_UINT32,
-        FieldDescriptor.TYPE_SINT64,
-        FieldDescriptor.TYPE_SINT32,
-        FieldDescriptor.TYPE_FIXED64,
-        FieldDescriptor.TYPE_FIXED32,
-        FieldDescriptor.TYPE_SFIXED64,
-        FieldDescriptor.TYPE_SFIXED32,
-    }
-)
-
-
-def _check_quoted_integer(value: str) -> None:
-    """jsonpb reads a quoted integer by unquoting it and reading the rest as JSON: Go's syntax errors."""
+def _unquote_number(value: str) -> Any:
+    """jsonpb reads a quoted number by dropping the quotes and reading the rest as JSON."""
     data = value.encode()
-    if re.fullmatch(rb"-?[0-9]+", data):
-        return
     scanner = _Scanner(data)
     try:
         end = scanner.value(0)
@@ -229,23 +253,73 @@ def _check_quoted_integer(value: str) -> None:
     end = scanner.skip_whitespace(end)
     if end < len(data):
         raise _syntax(data[end], "after top-level value")
+    return _loads(data)
 
 
-def _check_fields(obj: dict[str, Any], desc: Descriptor) -> None:
-    """Walks ``obj`` against ``desc`` for the errors Go words differently from protobuf."""
-    for name, value in obj.items():
-        field = desc.fields_by_name.get(name) or desc.fields_by_camelcase_name.get(name)
-        if field is None or value is None:
+def _integer(value: Any, field: FieldDescriptor) -> int:
+    go_type, low, high = _INTEGERS[field.type]
+    if isinstance(value, str) and not isinstance(value, _Number):
+        value = _unquote_number(value)
+    if not isinstance(value, _Number):
+        raise _type_error(value, go_type)
+    if not _INTEGER_LITERAL.fullmatch(value) or not low <= int(value) <= high:
+        raise DecodeError(f"json: cannot unmarshal number {value} into Go value of type {go_type}")
+    return int(value)
+
+
+def _scalar(value: Any, field: FieldDescriptor) -> Any:
+    """One value of ``field`` as Go's jsonpb reads it, converted for ``json_format.ParseDict``."""
+    t = field.type
+    if t == FieldDescriptor.TYPE_MESSAGE:
+        if not isinstance(value, dict):
+            raise _type_error(value, "map[string]json.RawMessage")
+        return _message(value, field.message_type)
+    if t == FieldDescriptor.TYPE_BYTES:
+        return _bytes(value)
+    if t in _INTEGERS:
+        return _integer(value, field)
+    if t == FieldDescriptor.TYPE_ENUM:
+        if isinstance(value, str) and not isinstance(value, _Number):
+            if field.enum_type.values_by_name.get(value) is None:
+                raise DecodeError(f'unknown value "{value}" for enum {_go_enum_name(field)}')
+            return value
+        if not isinstance(value, _Number):
+            raise _type_error(value, _go_enum_name(field))
+        if not _INTEGER_LITERAL.fullmatch(value) or not -(2**31) <= int(value) < 2**31:
+            raise DecodeError(
+                f"json: cannot unmarshal number {value} into Go value of type {_go_enum_name(field)}"
+            )
+        return int(value)
+    if t == FieldDescriptor.TYPE_BOOL:
+        if not isinstance(value, bool):
+            raise _type_error(value, "bool")
+        return value
+    if t == FieldDescriptor.TYPE_STRING:
+        if not isinstance(value, str) or isinstance(value, _Number):
+            raise _type_error(value, "string")
+        return str(value)
+    # double and float: none in etcd's requests; protobuf reads them.
+    return float(value) if isinstance(value, _Number) else value
+
+
+def _message(obj: dict[str, Any], desc: Descriptor) -> dict[str, Any]:
+    """``obj`` read as golang/protobuf's jsonpb reads a ``desc`` (fields in declaration order, the .proto
+    name before the camelCase one, oneof members last, unknown names ignored), as a dict ParseDict takes."""
+    out: dict[str, Any] = {}
+    plain = [f for f in desc.fields if f.containing_oneof is None]
+    oneof = [f for f in desc.fields if f.containing_oneof is not None]
+    for field in plain + oneof:
+        name = field.name if field.name in obj else field.json_name
+        if name not in obj or obj[name] is None:
             continue
-        repeated = field.is_repeated
-        values = value if repeated and isinstance(value, list) else [value]
-        for item in values:
-            if field.type == FieldDescriptor.TYPE_BYTES:
-                _check_bytes(item)
-            elif field.type in _INTEGER_TYPES and isinstance(item, str):
-                _check_quoted_integer(item)
-            elif field.type == FieldDescriptor.TYPE_MESSAGE and isinstance(item, dict):
-                _check_fields(item, field.message_type)
+        value = obj[name]
+        if field.is_repeated:
+            if not isinstance(value, list):
+                raise _type_error(value, "[]json.RawMessage")
+            out[field.name] = [_scalar(item, field) for item in value]
+        else:
+            out[field.name] = _scalar(value, field)
+    return out
 
 
 class BodyReader:
@@ -258,8 +332,7 @@ class BodyReader:
 
     def at_end(self) -> bool:
         """Whether only whitespace is left (Go's ``io.EOF``)."""
-        while self._pos < len(self._body) and self._body[self._pos] in _WHITESPACE:
-            self._pos += 1
+        self._pos = self._scanner.skip_whitespace(self._pos)
         return self._pos >= len(self._body)
 
     def next_message(self, message_type: type[M]) -> M:
@@ -270,16 +343,13 @@ class BodyReader:
         end = self._scanner.value(self._pos)
         raw = self._body[self._pos : end]
         self._pos = end
-        value = json.loads(raw)
+        value = _loads(raw)
         if value is None:
             return message
         if not isinstance(value, dict):
-            raise DecodeError(
-                f"json: cannot unmarshal {_go_kind(value)} into Go value of type map[string]json.RawMessage"
-            )
-        _check_fields(value, message.DESCRIPTOR)
+            raise _type_error(value, "map[string]json.RawMessage")
         try:
-            json_format.ParseDict(value, message, ignore_unknown_fields=True)
+            json_format.ParseDict(_message(value, message.DESCRIPTOR), message)
         except json_format.ParseError as e:
             raise DecodeError(str(e)) from None
         return message
