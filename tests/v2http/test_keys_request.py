@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etcd.api import v2error
-from etcd.api.v2http.keys_request import expiration, parse
+from etcd.api.v2http.keys_request import expiration, parse, parse_query
 
 NOW = 1_767_225_600 * 1_000_000_000 + 123_456_789
 S = 1_000_000_000
@@ -162,3 +162,37 @@ def test_expiration_wraps_like_go_int64() -> None:
     expected = (NOW + (((-(2**63)) * S) % 2**64)) % 2**64
     expected = expected - 2**64 if expected >= 2**63 else expected
     assert expiration(NOW, huge) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", {}),
+        ("a=1&a=2&b", {"a": ["1", "2"], "b": [""]}),
+        ("&&=x&k=", {"": ["x"], "k": [""]}),
+        ("v=a+b%20c%2B%3d", {"v": ["a b c+="]}),
+        ("v=%C3%A9", {"v": ["\u00e9"]}),
+        ("v=%e9", {"v": ["\ufffd"]}),
+        ("a=b=c", {"a": ["b=c"]}),
+    ],
+)
+def test_parse_query(raw: str, expected: dict[str, list[str]]) -> None:
+    assert parse_query(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "cause"),
+    [
+        ("v=%zz", 'invalid URL escape "%zz"'),
+        ("v=%4", 'invalid URL escape "%4"'),
+        ("v=%", 'invalid URL escape "%"'),
+        ("a=1;b=2", "invalid semicolon separator in query"),
+        ("a=%zz&b=%yy", 'invalid URL escape "%zz"'),
+        ("a;=1&b=%zz", "invalid semicolon separator in query"),
+        ("%g1=x", 'invalid URL escape "%g1"'),
+    ],
+)
+def test_parse_query_errors(raw: str, cause: str) -> None:
+    with pytest.raises(v2error.Error) as info:
+        parse_query(raw)
+    assert (info.value.error_code, info.value.message, info.value.cause) == (210, "Invalid POST form", cause)

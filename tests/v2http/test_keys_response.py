@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from etcd.api import v2error
-from etcd.api.v2http import render, render_method_not_allowed
+from etcd.api.v2http import render, render_method_not_allowed, render_watch_event, render_watch_start
 from etcd.v2store import Store, TTLOptionSet
 
 from .conftest import SECOND, T0
@@ -17,7 +17,7 @@ def test_created_set_is_201_with_raft_headers(store: Store) -> None:
     r = render(ev, raft_index=42, raft_term=3, cluster_id=0x0ABC)
     assert r.status == 201
     assert r.headers == {
-        "X-Etcd-Cluster-ID": "abc",
+        "X-Etcd-Cluster-Id": "abc",
         "Content-Type": "application/json",
         "X-Etcd-Index": "1",
         "X-Raft-Index": "42",
@@ -75,7 +75,7 @@ def test_store_error_trims_cause_and_uses_its_index(store: Store) -> None:
     except v2error.Error as e:
         r = render(e, raft_index=9, raft_term=9, cluster_id=255)
     assert r.status == 412
-    assert r.headers == {"X-Etcd-Cluster-ID": "ff", "X-Etcd-Index": "1", "Content-Type": "application/json"}
+    assert r.headers == {"X-Etcd-Cluster-Id": "ff", "X-Etcd-Index": "1", "Content-Type": "application/json"}
     assert r.body == b'{"errorCode":105,"message":"Key already exists","cause":"/a","index":1}\n'
 
 
@@ -107,4 +107,28 @@ def test_method_not_allowed() -> None:
         b"Method Not Allowed\n",
         "HEAD,GET,PUT,POST,DELETE",
     )
-    assert "X-Etcd-Cluster-ID" not in r.headers
+    assert "X-Etcd-Cluster-Id" not in r.headers
+
+
+def test_watch_start_and_events(store: Store) -> None:
+    w = store.watch("/1/w", recursive=True)
+    store.set("/1/w/a", False, "1")
+    store.set("/1/w/a", False, "", TTLOptionSet(expire_time=T0 + 5 * SECOND, refresh=True))
+    head = render_watch_start(w.start_index, raft_index=8, raft_term=2, cluster_id=16)
+    assert head == (
+        200,
+        {
+            "X-Etcd-Cluster-Id": "10",
+            "Content-Type": "application/json",
+            "X-Etcd-Index": "0",
+            "X-Raft-Index": "8",
+            "X-Raft-Term": "2",
+        },
+        b"",
+    )
+    ev = w.next_event()
+    assert ev is not None
+    assert render_watch_event(ev) == (
+        b'{"action":"set","node":{"key":"/w/a","value":"1","modifiedIndex":1,"createdIndex":1}}\n'
+    )
+    assert w.next_event() is None  # a refresh is never delivered

@@ -25,8 +25,16 @@ import pytest
 
 from etcd.api import v2error
 from etcd.api.etcdserverpb.etcdserver_pb2 import Request
-from etcd.api.v2http import parse, render, render_method_not_allowed
+from etcd.api.v2http import (
+    parse,
+    parse_query,
+    render,
+    render_method_not_allowed,
+    render_watch_event,
+    render_watch_start,
+)
 from etcd.api.v2http.keys_request import ALLOWED_METHODS
+from etcd.server import apply_v2
 from etcd.server.apply_v2 import apply
 from etcd.v2store import Event, Store
 
@@ -132,8 +140,9 @@ SEQUENCE: list[tuple[str, str, Q, Q]] = [
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # names lowercased
     body: bytes
+    names: frozenset[str] = frozenset()  # the etcd-specific header names as spelled on the wire
 
 
 @pytest.fixture(scope="module")
@@ -182,15 +191,25 @@ def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
 
 
 def _send(host: str, port: int, method: str, path: str, query: Q, form: Q) -> Answer:
-    url = path + ("?" + urllib.parse.urlencode(query) if query else "")
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
+    raw_form = urllib.parse.urlencode(form) if form else ""
+    return _send_raw(host, port, method, path, urllib.parse.urlencode(query), raw_form)
+
+
+def _send_raw(host: str, port: int, method: str, path: str, raw_query: str, raw_form: str) -> Answer:
+    url = path + ("?" + raw_query if raw_query else "")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if raw_form else {}
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
-        conn.request(method, url, body=urllib.parse.urlencode(form) if form else None, headers=headers)
+        conn.request(method, url, body=raw_form or None, headers=headers)
         resp = conn.getresponse()
-        return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        return _answer(resp.status, dict(resp.getheaders()), resp.read())
     finally:
         conn.close()
+
+
+def _answer(status: int, headers: dict[str, str], body: bytes) -> Answer:
+    names = frozenset(k for k in headers if k.lower().startswith(("x-etcd", "x-raft")))
+    return Answer(status, {k.lower(): v for k, v in headers.items()}, body, names)
 
 
 def _local(store: Store, cluster_id: int, method: str, path: str, query: Q, form: Q) -> Answer:
@@ -207,8 +226,7 @@ def _local(store: Store, cluster_id: int, method: str, path: str, query: Q, form
         except v2error.Error as e:
             result = e
         r = render(result, raft_index=0, raft_term=0, cluster_id=cluster_id, no_value_on_success=nvos)
-    body = b"" if method == "HEAD" else r.body
-    return Answer(r.status, {k.lower(): v for k, v in r.headers.items()}, body)
+    return _answer(r.status, r.headers, b"" if method == "HEAD" else r.body)
 
 
 _EXPIRATION = re.compile(rb'"expiration":"[^"]+"')
@@ -259,6 +277,8 @@ def test_same_answers_as_real_etcd(real_etcd: tuple[str, int]) -> None:
                 mismatches.append(
                     f"{what}: header {name} {real.headers.get(name)!r} != {mine.headers.get(name)!r}"
                 )
+        if real.names != mine.names:
+            mismatches.append(f"{what}: header names {sorted(real.names)} != {sorted(mine.names)}")
         for name in ("x-raft-index", "x-raft-term"):
             if (name in real.headers) != (name in mine.headers):
                 mismatches.append(f"{what}: header {name} present in only one answer")
@@ -307,3 +327,98 @@ def test_ttl_expiry_matches_real_etcd(real_etcd: tuple[str, int]) -> None:
 
 def parse_sync(at_ns: int) -> Request:
     return Request(Method="SYNC", Time=at_ns)
+
+
+# (method, path, raw query, raw urlencoded body): Go's own form parsing and its errors.
+RAW: list[tuple[str, str, str, str]] = [
+    ("PUT", "/v2/keys/r", "value=%zz", ""),
+    ("PUT", "/v2/keys/r", "value=1;b=2", ""),
+    ("PUT", "/v2/keys/r", "", "value=%zz"),
+    ("PUT", "/v2/keys/r", "prevIndex=x", "value=%4"),
+    ("PUT", "/v2/keys/r", "a=%zz&b=%yy", ""),
+    ("PUT", "/v2/keys/r", "value=a+b%20c%2B", ""),
+    ("PUT", "/v2/keys/r", "value=x", "value=zz&value=yy"),
+    # Invalid UTF-8: Go writes the escape \ufffd, we the character itself (see keys_request).
+    ("PUT", "/v2/keys/u8", "value=%e9%ff%C3%A9&&=&ttl", ""),
+    ("GET", "/v2/keys/r", "", ""),
+    ("POST", "/v2/keys/rq", "value=q", "ttl=&value=body"),
+    ("DELETE", "/v2/keys/r", "", "value=%zz&prevValue=nope"),
+]
+
+
+def _local_raw(
+    store: Store, cluster_id: int, method: str, path: str, raw_query: str, raw_form: str
+) -> Answer:
+    result: Event | BaseException
+    nvos = False
+    try:
+        form = parse_query(raw_form) if method in ("POST", "PUT", "PATCH") else {}
+        req, nvos = parse(method, path, parse_query(raw_query), form, time.time_ns())
+        ev = apply(store, req)
+        assert ev is not None
+        result = ev
+    except v2error.Error as e:
+        result = e
+    r = render(result, raft_index=0, raft_term=0, cluster_id=cluster_id, no_value_on_success=nvos)
+    return _answer(r.status, r.headers, r.body)
+
+
+def _padded_store(start: Answer) -> Store:
+    store = Store("/0", "/1", clock=time.time_ns)
+    for i in range(int(start.headers["x-etcd-index"])):  # etcd's own writes under /0
+        store.set(f"/0/pad{i}", False, "")
+    return store
+
+
+def test_raw_forms_like_go(real_etcd: tuple[str, int]) -> None:
+    host, port = real_etcd
+    start = _send(host, port, "GET", "/v2/keys/", {}, {})
+    cluster_id = int(start.headers["x-etcd-cluster-id"], 16)
+    store = _padded_store(start)
+    for method, path, raw_query, raw_form in RAW:
+        real = _send_raw(host, port, method, path, raw_query, raw_form)
+        mine = _local_raw(store, cluster_id, method, path, raw_query, raw_form)
+        what = f"{method} {path}?{raw_query} body {raw_form!r}"
+        assert mine.status == real.status, what
+        assert mine.headers["x-etcd-index"] == real.headers["x-etcd-index"], what
+        if path.endswith("/u8"):
+            assert b"\\ufffd\\ufffd\xc3\xa9" in real.body, what
+            assert json.loads(mine.body) == json.loads(real.body), what
+        else:
+            assert mine.body == real.body, what
+
+
+def test_watch_from_history_like_real_etcd(real_etcd: tuple[str, int]) -> None:
+    host, port = real_etcd
+    start = _send(host, port, "GET", "/v2/keys/", {}, {})
+    cluster_id = int(start.headers["x-etcd-cluster-id"], 16)
+    store = _padded_store(start)
+    first = -1
+    for value in ("1", "2"):
+        real = _send(host, port, "PUT", "/v2/keys/wd/k", {"value": value}, {})
+        mine = _local(store, cluster_id, "PUT", "/v2/keys/wd/k", {"value": value}, {})
+        assert real.body == mine.body
+        first = first if first >= 0 else _modified_index(real)
+    for path, query in (
+        ("/v2/keys/wd/k", {"wait": "true", "waitIndex": str(first)}),
+        ("/v2/keys/wd/k", {"wait": "true", "waitIndex": str(first + 1)}),
+        ("/v2/keys/wd", {"wait": "true", "waitIndex": str(first), "recursive": "true"}),
+    ):
+        real = _send(host, port, "GET", path, query, {})
+        req, _ = parse("GET", path, query, {}, time.time_ns())
+        assert apply_v2.is_watch(req)
+        w = apply_v2.watch(store, req)
+        ev = w.next_event()
+        assert ev is not None
+        head = render_watch_start(w.start_index, raft_index=0, raft_term=0, cluster_id=cluster_id)
+        mine = _answer(head.status, head.headers, render_watch_event(ev))
+        w.remove()
+        assert (mine.status, mine.body, mine.headers["x-etcd-index"], mine.names) == (
+            real.status,
+            real.body,
+            real.headers["x-etcd-index"],
+            real.names,
+        ), f"{path} {query}"
+    real = _send(host, port, "GET", "/v2/keys/wd/k", {"wait": "true", "waitIndex": "x"}, {})
+    mine = _local(store, cluster_id, "GET", "/v2/keys/wd/k", {"wait": "true", "waitIndex": "x"}, {})
+    assert (mine.status, mine.body) == (real.status, real.body)

@@ -6,8 +6,14 @@ turns the resulting event or error into status, headers and body bytes as etcd 3
 No I/O here: the HTTP runtime and raft sit above and around these functions.
 """
 
-from etcd.api.v2http.keys_request import KEYS_PREFIX, STORE_KEYS_PREFIX, ParsedKeyRequest, parse
-from etcd.api.v2http.keys_response import Rendered, render, render_method_not_allowed
+from etcd.api.v2http.keys_request import KEYS_PREFIX, STORE_KEYS_PREFIX, ParsedKeyRequest, parse, parse_query
+from etcd.api.v2http.keys_response import (
+    Rendered,
+    render,
+    render_method_not_allowed,
+    render_watch_event,
+    render_watch_start,
+)
 
 __all__ = [
     "KEYS_PREFIX",
@@ -15,6 +21,9 @@ __all__ = [
     "ParsedKeyRequest",
     "Rendered",
     "parse",
+    "parse_query",
     "render",
     "render_method_not_allowed",
+    "render_watch_event",
+    "render_watch_start",
 ]

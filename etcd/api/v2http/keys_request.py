@@ -114,6 +114,71 @@ def parse(method: str, path: str, query: Values, form: Values, now_ns: int) -> P
     return ParsedKeyRequest(rr, no_value_on_success)
 
 
+def parse_query(raw: str) -> dict[str, list[str]]:
+    """An urlencoded query or body as Go's ``url.ParseQuery`` reads it (``+`` is a space), for
+    ``parse``'s ``query`` and ``form``.
+
+    Raises ``v2error.Error`` 210 ("Invalid POST form") with Go's text as cause for the first bad
+    piece: ``invalid semicolon separator in query`` or ``invalid URL escape "%zz"``. Go's ``ParseForm``
+    reads the body (POST, PUT, PATCH with an urlencoded Content-Type) before the query, so a caller
+    parses them in that order.
+    """
+    values: dict[str, list[str]] = {}
+    first_error: str | None = None
+    for piece in raw.split("&"):
+        if not piece:
+            continue
+        if ";" in piece:
+            first_error = first_error or "invalid semicolon separator in query"
+            continue
+        key, _, value = piece.partition("=")
+        try:
+            values.setdefault(_query_unescape(key), []).append(_query_unescape(value))
+        except ValueError as e:
+            first_error = first_error or str(e)
+    if first_error is not None:
+        raise v2error.new_request_error(v2error.EcodeInvalidForm, first_error)
+    return values
+
+
+def _query_unescape(s: str) -> str:
+    # Go's url.QueryUnescape: %XX on bytes, "+" as a space. Go keeps invalid UTF-8 bytes and its JSON
+    # encoder writes each as the escape \ufffd; we keep U+FFFD itself (the same JSON once decoded),
+    # since a lone surrogate could not be saved by the store's encoder.
+    raw = s.encode()
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x25:  # "%"
+            hexpart = raw[i + 1 : i + 3]
+            if len(hexpart) < 2 or not all(chr(h) in "0123456789abcdefABCDEF" for h in hexpart):
+                raise ValueError(f"invalid URL escape {_go_quote(raw[i : i + 3])}")
+            out.append(int(hexpart, 16))
+            i += 3
+            continue
+        out.append(0x20 if c == 0x2B else c)
+        i += 1
+    return out.decode(errors="replace")
+
+
+def _go_quote(b: bytes) -> str:
+    # strconv.Quote for the short escapes shown in errors: printable text kept, other bytes as \xNN.
+    text = b.decode(errors="surrogateescape")
+    parts = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            parts.append("\\" + ch)
+        elif "\udc80" <= ch <= "\udcff":
+            parts.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch.isprintable():
+            parts.append(ch)
+        else:
+            parts.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}")
+    parts.append('"')
+    return "".join(parts)
+
+
 def expiration(now_ns: int, ttl: int) -> int:
     """``now.Add(time.Duration(ttl) * time.Second).UnixNano()``, with Go's int64 wrap-around for the
     absurdly large TTLs a uint64 allows (etcd does no range check)."""

@@ -48,7 +48,7 @@ def render(
     ``Content-Type: application/json``. ``no_value_on_success`` empties a successful write's body
     to ``{"action":...}``.
     """
-    headers = {"X-Etcd-Cluster-ID": format(cluster_id, "x")}
+    headers = {"X-Etcd-Cluster-Id": format(cluster_id, "x")}
     if isinstance(result, Event):
         return _render_event(result, headers, raft_index, raft_term, etcd_index, no_value_on_success)
     err = result if isinstance(result, v2error.Error) else None
@@ -59,6 +59,20 @@ def render(
     headers["X-Etcd-Index"] = str(err.index if etcd_index is None else etcd_index)
     headers["Content-Type"] = _CONTENT_TYPE
     return Rendered(err.status_code(), headers, (err.to_json() + "\n").encode())
+
+
+def render_watch_start(start_index: int, *, raft_index: int, raft_term: int, cluster_id: int) -> Rendered:
+    """The 200 and headers a watch answers with at once (etcd's ``handleKeyWatch``), before any event:
+    ``X-Etcd-Index`` is the watcher's start index (``Watcher.start_index``). The body is empty; each
+    event follows as ``render_watch_event``."""
+    headers = {
+        "X-Etcd-Cluster-Id": format(cluster_id, "x"),
+        "Content-Type": _CONTENT_TYPE,
+        "X-Etcd-Index": str(start_index),
+        "X-Raft-Index": str(raft_index),
+        "X-Raft-Term": str(raft_term),
+    }
+    return Rendered(200, headers, b"")
 
 
 def render_method_not_allowed() -> Rendered:
@@ -87,6 +101,17 @@ def _render_event(
     headers["X-Raft-Index"] = str(raft_index)
     headers["X-Raft-Term"] = str(raft_term)
     status = 201 if ev.is_created() else 200
+    if no_value_on_success and ev.action in _NO_VALUE_ACTIONS:
+        return Rendered(status, headers, (gojson.dumps({"action": ev.action}) + "\n").encode())
+    return Rendered(status, headers, _trimmed_json(ev))
+
+
+def render_watch_event(ev: Event) -> bytes:
+    """One event of a watch as written to its stream: keys without ``/1``, ending in a newline."""
+    return _trimmed_json(ev)
+
+
+def _trimmed_json(ev: Event) -> bytes:
     # The event may be one the store's history holds: change a copy. etcd 3.4 compat: Go's Event.Clone
     # drops Refresh, so no answer ever shows "refresh":true.
     ev = ev.clone()
@@ -94,9 +119,7 @@ def _render_event(
     _trim_node(ev.node)
     if ev.prev_node is not None:
         _trim_node(ev.prev_node)
-    if no_value_on_success and ev.action in _NO_VALUE_ACTIONS:
-        return Rendered(status, headers, (gojson.dumps({"action": ev.action}) + "\n").encode())
-    return Rendered(status, headers, (ev.to_json() + "\n").encode())
+    return (ev.to_json() + "\n").encode()
 
 
 def _trim(key: str) -> str:
