@@ -427,7 +427,8 @@ def test_watch_from_history_like_real_etcd(real_etcd: tuple[str, int]) -> None:
 
 def _random_request(rng: random.Random, base_index: int) -> tuple[str, str, Q, Q]:
     method = rng.choice(["GET", "PUT", "PUT", "PUT", "POST", "DELETE", "HEAD"])
-    path = "/v2/keys" + rng.choice(["/k1", "/k2", "/d", "/d/x", "/d/y/z", "/", "/k1/sub"])
+    # Under its own directory: the other tests' keys stay in the real etcd.
+    path = "/v2/keys/rnd" + rng.choice(["/k1", "/k2", "/d", "/d/x", "/d/y/z", "", "/k1/sub"])
     choices: dict[str, list[str]] = {
         "value": ["", "v", "w", "x y"],
         "ttl": ["", "1000", "2000", "x", "-1"],
