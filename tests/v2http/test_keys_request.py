@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etcd.api import v2error
 from etcd.api.v2http.keys_request import expiration, parse, parse_query
@@ -196,3 +198,28 @@ def test_parse_query_errors(raw: str, cause: str) -> None:
     with pytest.raises(v2error.Error) as info:
         parse_query(raw)
     assert (info.value.error_code, info.value.message, info.value.cause) == (210, "Invalid POST form", cause)
+
+
+_FIELDS = ["value", "ttl", "prevValue", "prevIndex", "prevExist", "dir", "recursive", "sorted", "wait",
+           "waitIndex", "quorum", "stream", "refresh", "noValueOnSuccess"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    method=st.sampled_from(["GET", "PUT", "POST", "DELETE", "HEAD"]),
+    query=st.dictionaries(st.sampled_from(_FIELDS), st.text(max_size=6), max_size=6),
+    raw=st.text(max_size=20),
+)
+def test_parse_fails_only_with_v2_request_errors(method: str, query: dict[str, str], raw: str) -> None:
+    for source in (query, {"value": raw}):
+        try:
+            r, _ = parse(method, "/v2/keys/k", source, source, NOW)
+        except v2error.Error as e:
+            assert e.index == 0 and e.error_code in (201, 202, 203, 209, 211, 212)
+            continue
+        assert r.Path == "/1/k" and r.Method == method
+        assert r.Expiration == 0 or (r.Expiration - NOW) % S == 0
+    try:
+        parse_query(raw)
+    except v2error.Error as e:
+        assert e.error_code == 210 and e.cause

@@ -23,6 +23,8 @@ _NO_VALUE_ACTIONS = frozenset({actions.Set, actions.CompareAndSwap, actions.Crea
 
 
 class Rendered(NamedTuple):
+    """An HTTP answer: status, headers in Go's spelling, and the body bytes."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -44,7 +46,8 @@ def render(
     ``etcd_index`` overrides ``X-Etcd-Index``, which is otherwise the event's ``etcd_index`` or the
     error's ``index``. An event answers 201 when it made a node, 200 otherwise, with
     ``X-Etcd-Index``, ``X-Raft-Index`` and ``X-Raft-Term``; an error answers its own status with
-    ``X-Etcd-Index`` only. Both carry ``X-Etcd-Cluster-ID`` (hex, as etcd's ``types.ID``) and
+    ``X-Etcd-Index`` only. Both carry ``X-Etcd-Cluster-Id`` (Go's canonical spelling; hex, as etcd's
+    ``types.ID``) and
     ``Content-Type: application/json``. ``no_value_on_success`` empties a successful write's body
     to ``{"action":...}``.
     """
