@@ -14,9 +14,7 @@ are pinned only by ``test_rpctypes.py``.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -34,12 +32,12 @@ from etcd.api.v3rpc import errors, rpctypes
 from etcd.api.v3rpc.rpctypes import RPCError
 from etcd.auth.authpb import auth_pb2 as authpb
 from etcd.mvcc import errors as mvcc_errors
+from tests import real_etcd
 
-ETCD = "/usr/bin/etcd"
 T = 5.0  # seconds; the deadline of every call
 QUOTA_BYTES = 4 * 1024 * 1024
 
-pytestmark = pytest.mark.skipif(not os.path.exists(ETCD), reason=f"real etcd 3.4.23 not installed at {ETCD}")
+pytestmark = real_etcd.requires_etcd
 
 
 @dataclass(frozen=True)
@@ -55,75 +53,41 @@ class Etcd:
     proc: subprocess.Popen[bytes]
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @contextlib.contextmanager
 def running_etcd(
     base: Path, name: str, ports: list[int], initial_cluster: str = "", extra: tuple[str, ...] = ()
 ) -> Iterator[Etcd]:
-    """One etcd member on ``ports`` (client, peer), data under ``base``; killed by PID on exit.
-
-    ``initial_cluster`` empty starts a new one-member cluster; otherwise the member joins it.
-    """
-    client_url, peer_url = (f"http://127.0.0.1:{port}" for port in ports)
-    log_path = base / f"{name}.log"
-    args = [
-        ETCD,
-        f"--name={name}",
-        f"--data-dir={base / name}",
-        f"--listen-client-urls={client_url}",
-        f"--advertise-client-urls={client_url}",
-        f"--listen-peer-urls={peer_url}",
-        f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster={initial_cluster or f'{name}={peer_url}'}",
-        f"--initial-cluster-state={'existing' if initial_cluster else 'new'}",
-        "--heartbeat-interval=50",
-        "--election-timeout=500",
-        *extra,
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    channel = grpc.insecure_channel(
-        f"127.0.0.1:{ports[0]}", options=[("grpc.max_send_message_length", 8 * 1024 * 1024)]
-    )
-    try:
-        maintenance = pb_grpc.MaintenanceStub(channel)
-        try:
-            # Status is served once the member has published itself, learners included.
-            status = maintenance.Status(pb.StatusRequest(), timeout=20, wait_for_ready=True)
-        except grpc.RpcError as e:
-            tail = log_path.read_bytes()[-3000:].decode(errors="replace")
-            pytest.fail(f"real etcd did not come up (exit code {proc.poll()}): {e}\n{tail}")
-        yield Etcd(
-            kv=pb_grpc.KVStub(channel),
-            lease=pb_grpc.LeaseStub(channel),
-            cluster=pb_grpc.ClusterStub(channel),
-            maintenance=maintenance,
-            auth=pb_grpc.AuthStub(channel),
-            watch=pb_grpc.WatchStub(channel),
-            member_id=status.header.member_id,
-            peer_url=peer_url,
-            proc=proc,
+    """One real etcd member (``tests.real_etcd``) with our stubs on a channel to it."""
+    with real_etcd.running_etcd(
+        base, name, ports=ports, initial_cluster=initial_cluster, extra=extra
+    ) as member:
+        channel = grpc.insecure_channel(
+            f"127.0.0.1:{member.client_port}", options=[("grpc.max_send_message_length", 8 * 1024 * 1024)]
         )
-    finally:
-        channel.close()
-        proc.kill()
-        proc.wait(timeout=10)
+        try:
+            maintenance = pb_grpc.MaintenanceStub(channel)
+            status = maintenance.Status(pb.StatusRequest(), timeout=20, wait_for_ready=True)
+            yield Etcd(
+                kv=pb_grpc.KVStub(channel),
+                lease=pb_grpc.LeaseStub(channel),
+                cluster=pb_grpc.ClusterStub(channel),
+                maintenance=maintenance,
+                auth=pb_grpc.AuthStub(channel),
+                watch=pb_grpc.WatchStub(channel),
+                member_id=status.header.member_id,
+                peer_url=member.peer_url,
+                proc=member.proc,
+            )
+        finally:
+            channel.close()
 
 
 @pytest.fixture(scope="module")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Etcd]:
     base = tmp_path_factory.mktemp("real-etcd-errors")
-    with running_etcd(base, "errors", _free_ports(2), extra=(f"--quota-backend-bytes={QUOTA_BYTES}",)) as e:
+    with running_etcd(
+        base, "errors", real_etcd.free_ports(2), extra=(f"--quota-backend-bytes={QUOTA_BYTES}",)
+    ) as e:
         yield e
 
 
@@ -316,7 +280,7 @@ def test_member_errors(etcd: Etcd) -> None:
 
 def test_learner_errors(etcd: Etcd) -> None:
     # A learner that never starts: it does not count towards quorum, and is never in sync.
-    (port1, port2) = _free_ports(2)
+    (port1, port2) = real_etcd.free_ports(2)
     added = etcd.cluster.MemberAdd(
         pb.MemberAddRequest(peerURLs=[f"http://127.0.0.1:{port1}"], isLearner=True), timeout=T
     )
@@ -483,7 +447,7 @@ class Pair:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     base = tmp_path_factory.mktemp("real-etcd-pair")
-    ports = _free_ports(4)
+    ports = real_etcd.free_ports(4)
     with running_etcd(base, "a", ports[:2]) as a:
         learner_peer = f"http://127.0.0.1:{ports[3]}"
         a.cluster.MemberAdd(pb.MemberAddRequest(peerURLs=[learner_peer], isLearner=True), timeout=T)

@@ -14,9 +14,6 @@ import asyncio
 import base64
 import http.client
 import json
-import os
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +26,11 @@ from aiohttp import web
 
 from etcd.api.gateway import make_gateway_app
 from etcd.api.gateway.gateway import DISCONNECT_POLL
+from tests.real_etcd import requires_etcd, running_etcd
 
-ETCD = "/usr/bin/etcd"
 T = 5.0  # seconds; every HTTP exchange's timeout
 
-pytestmark = pytest.mark.skipif(not os.path.exists(ETCD), reason=f"real etcd not installed at {ETCD}")
+pytestmark = requires_etcd
 
 
 @dataclass(frozen=True)
@@ -90,54 +87,11 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @pytest.fixture(scope="module")
 def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("gateway-etcd")
-    client_port, peer_port = _free_ports(2)
-    client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    args = [
-        ETCD,
-        "--name=gw",
-        f"--data-dir={base / 'data'}",
-        f"--listen-client-urls={client_url}",
-        f"--advertise-client-urls={client_url}",
-        f"--listen-peer-urls={peer_url}",
-        f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster=gw={peer_url}",
-        "--heartbeat-interval=50",
-        "--election-timeout=500",
-    ]
-    log_path = base / "etcd.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    host = f"127.0.0.1:{client_port}"
-    try:
-        channel = grpc.insecure_channel(host)
-        try:
-            # The gateway answers once etcd has a leader; the first gRPC answer says so.
-            grpc.channel_ready_future(channel).result(timeout=20)
-            status = channel.unary_unary("/etcdserverpb.Maintenance/Status")
-            status(b"", timeout=20, wait_for_ready=True)
-        except (grpc.RpcError, grpc.FutureTimeoutError) as e:
-            tail = log_path.read_bytes()[-3000:].decode(errors="replace")
-            pytest.fail(f"real etcd did not come up (exit code {proc.poll()}): {e}\n{tail}")
-        finally:
-            channel.close()
-        yield host
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    """The real etcd's client address; its gateway answers once Status does (it has a leader)."""
+    with running_etcd(tmp_path_factory.mktemp("gateway-etcd"), "gw") as member:
+        yield f"127.0.0.1:{member.client_port}"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,14 +40,14 @@ from etcd.api.v3lockpb import v3lock_pb2 as lockpb
 from etcd.api.v3lockpb import v3lock_pb2_grpc as lock_grpc
 from etcd.auth.authpb import auth_pb2 as authpb
 from etcd.mvcc.mvccpb import kv_pb2 as mvccpb
+from tests import real_etcd
 
-ETCD = "/usr/bin/etcd"
 ETCDCTL = "/usr/bin/etcdctl"
 ETCD_VERSION = "3.4.23"
 MEMBER_NAME = "wirecompat"
 T = 5.0  # seconds; the deadline of every call, so a hang fails instead of blocking the run
 
-pytestmark = pytest.mark.skipif(not os.path.exists(ETCD), reason=f"real etcd not installed at {ETCD}")
+pytestmark = real_etcd.requires_etcd
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -77,70 +76,32 @@ class RealEtcd:
     stubs: Stubs
 
 
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free right now; the sockets stay bound until all are picked."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @pytest.fixture(scope="module")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealEtcd]:
-    base = tmp_path_factory.mktemp("real-etcd")
-    client_port, peer_port = _free_ports(2)
-    client_url = f"http://127.0.0.1:{client_port}"
-    peer_url = f"http://127.0.0.1:{peer_port}"
-    log_path = base / "etcd.log"
-    args = [
-        ETCD,
-        f"--name={MEMBER_NAME}",
-        f"--data-dir={base / 'data'}",
-        f"--listen-client-urls={client_url}",
-        f"--advertise-client-urls={client_url}",
-        f"--listen-peer-urls={peer_url}",
-        f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster={MEMBER_NAME}={peer_url}",
-        "--heartbeat-interval=50",
-        "--election-timeout=500",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    channel = grpc.insecure_channel(client_url.removeprefix("http://"))
-    try:
-        stubs = Stubs(
-            kv=pb_grpc.KVStub(channel),
-            watch=pb_grpc.WatchStub(channel),
-            lease=pb_grpc.LeaseStub(channel),
-            cluster=pb_grpc.ClusterStub(channel),
-            maintenance=pb_grpc.MaintenanceStub(channel),
-            auth=pb_grpc.AuthStub(channel),
-            lock=lock_grpc.LockStub(channel),
-            election=election_grpc.ElectionStub(channel),
-            health=health_pb2_grpc.HealthStub(channel),
-        )
+    with real_etcd.running_etcd(tmp_path_factory.mktemp("real-etcd"), MEMBER_NAME) as member:
+        channel = grpc.insecure_channel(f"127.0.0.1:{member.client_port}")
         try:
-            # etcd serves gRPC only once it has a leader and has published itself, so the first
-            # answer means ready; wait_for_ready rides over the connection refusals before that.
+            stubs = Stubs(
+                kv=pb_grpc.KVStub(channel),
+                watch=pb_grpc.WatchStub(channel),
+                lease=pb_grpc.LeaseStub(channel),
+                cluster=pb_grpc.ClusterStub(channel),
+                maintenance=pb_grpc.MaintenanceStub(channel),
+                auth=pb_grpc.AuthStub(channel),
+                lock=lock_grpc.LockStub(channel),
+                election=election_grpc.ElectionStub(channel),
+                health=health_pb2_grpc.HealthStub(channel),
+            )
             status = stubs.maintenance.Status(pb.StatusRequest(), timeout=20, wait_for_ready=True)
-        except grpc.RpcError as e:
-            tail = log_path.read_bytes()[-3000:].decode(errors="replace")
-            pytest.fail(f"real etcd did not come up (exit code {proc.poll()}): {e}\n{tail}")
-        yield RealEtcd(
-            client_url=client_url,
-            peer_url=peer_url,
-            cluster_id=status.header.cluster_id,
-            member_id=status.header.member_id,
-            stubs=stubs,
-        )
-    finally:
-        channel.close()
-        proc.kill()
-        proc.wait(timeout=10)
+            yield RealEtcd(
+                client_url=member.client_url,
+                peer_url=member.peer_url,
+                cluster_id=status.header.cluster_id,
+                member_id=status.header.member_id,
+                stubs=stubs,
+            )
+        finally:
+            channel.close()
 
 
 @pytest.fixture

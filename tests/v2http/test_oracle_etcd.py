@@ -13,14 +13,10 @@ import json
 import os
 import random
 import re
-import shutil
-import socket
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -38,9 +34,9 @@ from etcd.api.v2http.keys_request import ALLOWED_METHODS
 from etcd.server import apply_v2
 from etcd.server.apply_v2 import apply
 from etcd.v2store import Event, Store
+from tests.real_etcd import requires_etcd, running_etcd
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-pytestmark = pytest.mark.skipif(not os.path.exists(ETCD), reason=f"real etcd 3.4.23 not installed at {ETCD}")
+pytestmark = requires_etcd
 
 Q = dict[str, str]
 
@@ -148,32 +144,12 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    base: Path = tmp_path_factory.mktemp("etcd-v2")
-    socks = [socket.socket() for _ in range(2)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    client_port, peer_port = (int(s.getsockname()[1]) for s in socks)
-    for s in socks:
-        s.close()
-    client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    log_path = base / "etcd.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                ETCD, "--enable-v2", "--name=o", f"--data-dir={base / 'data'}",
-                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=o={peer}", "--heartbeat-interval=50", "--election-timeout=500",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        # Served once the member published itself; the cluster version (one more v2 write) follows.
+    with running_etcd(tmp_path_factory.mktemp("etcd-v2"), "o", extra=("--enable-v2",)) as member:
+        # The cluster version (one more v2 write after publishing) must be settled before comparing.
         deadline = time.monotonic() + 20
         while True:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", client_port, timeout=2)
+                conn = http.client.HTTPConnection("127.0.0.1", member.client_port, timeout=2)
                 conn.request("GET", "/version")
                 version = json.loads(conn.getresponse().read())
                 conn.close()
@@ -181,14 +157,12 @@ def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
                     break
             except OSError:
                 pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                tail = log_path.read_bytes()[-3000:].decode(errors="replace")
-                pytest.fail(f"real etcd did not come up (exit code {proc.poll()}):\n{tail}")
+            if time.monotonic() > deadline or member.proc.poll() is not None:
+                pytest.fail(
+                    f"real etcd did not settle (exit code {member.proc.poll()}):\n{member.log_tail()}"
+                )
             time.sleep(0.05)
-        yield "127.0.0.1", client_port
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        yield "127.0.0.1", member.client_port
 
 
 def _send(host: str, port: int, method: str, path: str, query: Q, form: Q) -> Answer:
