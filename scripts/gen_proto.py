@@ -9,11 +9,13 @@ the generated modules import each other as ``etcd.raft.raftpb.raft_pb2``.
 from __future__ import annotations
 
 import pathlib
+import re
 import sys
 
 from grpc_tools import protoc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+SERVICE = re.compile(r"^\s*service\s+\w+", re.MULTILINE)
 
 
 def main() -> int:
@@ -22,19 +24,18 @@ def main() -> int:
         print("gen_proto: no .proto files found")
         return 0
     include = str(pathlib.Path(protoc.__file__).parent / "_proto")
-    args = [
-        "grpc_tools.protoc",
-        f"-I{ROOT}",
-        f"-I{include}",
-        f"--python_out={ROOT}",
-        f"--pyi_out={ROOT}",
-        f"--grpc_python_out={ROOT}",
-        *protos,
-    ]
-    status = protoc.main(args)
+    base = ["grpc_tools.protoc", f"-I{ROOT}", f"-I{include}"]
+    status = protoc.main([*base, f"--python_out={ROOT}", f"--pyi_out={ROOT}", *protos])
+    # gRPC stubs only where there are services: a stub module imports grpc, which the pure packages
+    # (etcd/raft, the storage packages) must never have next to them.
+    with_services = [p for p in protos if SERVICE.search((ROOT / p).read_text())]
+    if status == 0 and with_services:
+        status = protoc.main([*base, f"--grpc_python_out={ROOT}", *with_services])
     if status != 0:
         print(f"gen_proto: protoc failed with status {status}", file=sys.stderr)
         return status
+    for proto in set(protos) - set(with_services):
+        (ROOT / proto).with_name(pathlib.Path(proto).stem + "_pb2_grpc.py").unlink(missing_ok=True)
     print(f"gen_proto: generated code for {len(protos)} .proto files")
     return 0
 
