@@ -15,13 +15,16 @@ Headers, as etcd 3.4 answers:
   that op (the revision before the txn until its first change, then the txn's), and a nested txn's header
   is present but empty.
 - Compaction: the current revision; ``Result.physc`` resolves once the compacted revisions are deleted.
-- LeaseGrant: ID and TTL as granted (raised to the lessor's minimum); LeaseRevoke, LeaseCheckpoint, Alarm:
-  the current revision.
+- LeaseGrant: ID and TTL as granted (raised to the lessor's minimum); LeaseRevoke, LeaseCheckpoint: the
+  current revision. Alarm: no header at all (etcd 3.4's maintenance server passes the applier's answer on
+  as it is, so the gateway answers an empty list as ``{}``).
 
 Alarms: ``AlarmStore`` keeps the active ones in memory and in bucket ``alarm``, each keyed by its marshalled
 ``AlarmMember`` (member id and alarm type) with an empty value, as etcd stores them. While NOSPACE is active,
 Put, LeaseGrant and a Txn with a put on either branch fail with ``ErrNoSpace``; while CORRUPT is active,
-every KV and lease request but LeaseCheckpoint fails with ``ErrCorrupt``.
+every KV and lease request but LeaseCheckpoint fails with ``ErrCorrupt``. With a ``quota``, a Put, Txn or
+LeaseGrant applied while the backend is over it takes effect but answers ``ErrNoSpace`` (etcd's
+``quotaApplierV3``); raising the NOSPACE alarm is the API layer's job.
 
 ``apply_batch(batch, index)`` applies committed entries in one backend write transaction and stores the
 applied index (``consistent_index`` in bucket ``meta``) in it; entries at or below the stored index are
@@ -41,7 +44,7 @@ from etcd.api.etcdserverpb.raft_internal_pb2 import InternalRaftRequest
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
 from etcd.backend.consistent_index import read_consistent_index, write_consistent_index
-from etcd.backend.quota import BackendQuota, ErrNoSpace
+from etcd.backend.quota import LEASE_OVERHEAD, BackendQuota, ErrNoSpace
 from etcd.lease.lessor import LeaseError, Lessor
 from etcd.mvcc import request as mreq
 from etcd.mvcc.apply import Applier
@@ -116,7 +119,8 @@ class AlarmStore:
 class ApplierV3:
     """Applies v3 requests to ``kv``, ``lessor`` and the alarm store, all over ``backend``.
 
-    ``raft_term`` gives the member's current raft term for headers. The lessor's range deleter should be
+    ``raft_term`` gives the member's current raft term for headers; ``quota`` (None: unlimited) is checked
+    as etcd's quota applier does. The lessor's range deleter should be
     ``kv.write`` (set by whoever opens the stores) so that revoking a lease deletes its keys.
     """
 
@@ -129,6 +133,7 @@ class ApplierV3:
         cluster_id: int,
         member_id: int,
         raft_term: Callable[[], int],
+        quota: BackendQuota | None = None,
     ) -> None:
         self.kv = kv
         self.lessor = lessor
@@ -136,6 +141,7 @@ class ApplierV3:
         self.cluster_id = cluster_id
         self.member_id = member_id
         self.raft_term = raft_term
+        self.quota = quota
         self.alarms = AlarmStore(backend)
         self._kv_applier = Applier(kv)
         self._index = 0  # the raft index being applied, for ``consistent_index``
@@ -219,6 +225,10 @@ class ApplierV3:
     def _nospace(self) -> bool:
         return bool(self.alarms.get(pb.NOSPACE))
 
+    def _quota_ok(self, cost: int) -> bool:
+        """Whether ``cost`` more bytes fit; asked before the write, answered after it, as etcd does."""
+        return self.quota is None or self.quota.available(cost)
+
     def _range(self, req: pb.RangeRequest) -> pb.RangeResponse:
         self._check_corrupt()
         rr = self._kv_applier.range(req)
@@ -228,7 +238,10 @@ class ApplierV3:
         self._check_corrupt()
         if self._nospace():
             raise ErrNoSpace()
+        fits = self._quota_ok(BackendQuota.cost_put(req.key, req.value))
         pr = self._kv_applier.put(req)
+        if not fits:
+            raise ErrNoSpace()
         return _put_pb(pr, self._header(pr.revision))
 
     def _delete_range(self, req: pb.DeleteRangeRequest) -> pb.DeleteRangeResponse:
@@ -240,7 +253,10 @@ class ApplierV3:
         self._check_corrupt()
         if self._nospace() and BackendQuota.cost_txn(req) > 0:
             raise ErrNoSpace()
+        fits = self._quota_ok(BackendQuota.cost_txn(req))
         tr = self._kv_applier.txn(req)
+        if not fits:
+            raise ErrNoSpace()
         begin = tr.revision - 1 if _txn_changed(tr) else tr.revision
         resp = _txn_pb(tr, begin, [False])
         resp.header.CopyFrom(self._header(tr.revision))
@@ -255,7 +271,10 @@ class ApplierV3:
         self._check_corrupt()
         if self._nospace():
             raise ErrNoSpace()
+        fits = self._quota_ok(LEASE_OVERHEAD)
         lease = self.lessor.grant(req.ID, req.TTL)
+        if not fits:
+            raise ErrNoSpace()
         return pb.LeaseGrantResponse(header=self._header(self.kv.rev()), ID=lease.id, TTL=lease.ttl)
 
     def _lease_revoke(self, req: pb.LeaseRevokeRequest) -> pb.LeaseRevokeResponse:
@@ -269,7 +288,7 @@ class ApplierV3:
         return pb.LeaseCheckpointResponse(header=self._header(self.kv.rev()))
 
     def _alarm(self, req: pb.AlarmRequest) -> pb.AlarmResponse:
-        resp = pb.AlarmResponse(header=self._header(self.kv.rev()))
+        resp = pb.AlarmResponse()
         if req.action == pb.AlarmRequest.GET:
             resp.alarms.extend(self.alarms.get(req.alarm))
         elif req.action == pb.AlarmRequest.ACTIVATE:

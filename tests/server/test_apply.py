@@ -20,7 +20,7 @@ from etcd.api.v3rpc import rpctypes
 from etcd.api.v3rpc.errors import to_grpc_error
 from etcd.backend import buckets
 from etcd.backend.backend import Backend
-from etcd.backend.quota import ErrNoSpace
+from etcd.backend.quota import BackendQuota, ErrNoSpace
 from etcd.lease.lessor import ErrLeaseExists, ErrLeaseNotFound, Lessor
 from etcd.mvcc.errors import ErrCompacted, ErrFutureRev, ErrKeyNotFound
 from etcd.mvcc.kvstore import KVStore
@@ -208,7 +208,7 @@ def test_alarms_gate_requests_and_persist(tmp_path: Path) -> None:
         a = m.applier
         ok(a.apply(put(b"k", b"v")))
         on = ok(a.apply(alarm(A.ACTIVATE, 5, pb.NOSPACE)))
-        assert on == pb.AlarmResponse(header=hdr(2), alarms=[pb.AlarmMember(memberID=5, alarm=pb.NOSPACE)])
+        assert on == pb.AlarmResponse(alarms=[pb.AlarmMember(memberID=5, alarm=pb.NOSPACE)])
         assert ok(a.apply(alarm(A.ACTIVATE, 5, pb.NOSPACE))).alarms == on.alarms  # already active
         assert isinstance(a.apply(put(b"k", b"w")).err, ErrNoSpace)
         assert isinstance(
@@ -230,8 +230,8 @@ def test_alarms_gate_requests_and_persist(tmp_path: Path) -> None:
     try:
         a = m.applier
         got = ok(a.apply(alarm(A.GET)))
+        assert not got.HasField("header")  # etcd 3.4 compat: v3rpc/maintenance.go passes it on bare
         assert got == pb.AlarmResponse(
-            header=hdr(3),
             alarms=[
                 pb.AlarmMember(memberID=5, alarm=pb.NOSPACE),
                 pb.AlarmMember(memberID=9, alarm=pb.CORRUPT),
@@ -256,6 +256,31 @@ def test_alarms_gate_requests_and_persist(tmp_path: Path) -> None:
         assert ok(a.apply(alarm(A.GET))).alarms == []
     finally:
         m.close()
+
+
+def test_over_quota_writes_apply_but_answer_nospace(m: Member) -> None:
+    a = ApplierV3(
+        m.kv,
+        m.lessor,
+        m.be,
+        cluster_id=CLUSTER,
+        member_id=MEMBER,
+        raft_term=lambda: TERM,
+        quota=BackendQuota(m.be, quota_bytes=1),  # nothing fits
+    )
+    res = a.apply(put(b"q", b"v"))
+    assert isinstance(res.err, ErrNoSpace) and res.resp is None
+    assert to_grpc_error(res.err) == rpctypes.ErrGRPCNoSpace
+    assert m.kv.range(b"q").kvs[0].value == b"v"  # etcd 3.4's quotaApplierV3: written all the same
+    grant = a.apply(InternalRaftRequest(lease_grant=pb.LeaseGrantRequest(ID=3, TTL=10)))
+    assert isinstance(grant.err, ErrNoSpace) and m.lessor.lookup(3) is not None
+    txn = pb.TxnRequest(success=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=b"q"))])
+    # Even a txn that costs nothing answers so while the backend is over quota (etcd's Available is
+    # size + cost < quota); a plain DeleteRange is never checked.
+    assert isinstance(a.apply(InternalRaftRequest(txn=txn)).err, ErrNoSpace)
+    assert ok(a.apply(rng(b"q"))).count == 0
+    gone = ok(a.apply(InternalRaftRequest(delete_range=pb.DeleteRangeRequest(key=b"q"))))
+    assert gone == pb.DeleteRangeResponse(header=hdr(3), deleted=0)
 
 
 # -- batches and the consistent index -------------------------------------------------------------------
@@ -305,7 +330,7 @@ def test_batch_replay_after_crash_is_idempotent(tmp_path: Path) -> None:
         first = ref.applier.apply_batch(BATCH_1, 5)
         second = ref.applier.apply_batch(BATCH_2, 11)
         assert [ok(r).header.revision for r in first if r] == [1, 2, 3]
-        assert [ok(r).header.revision for r in second if r] == [4, 4, 5, 5]
+        assert [ok(r).header.revision for r in second if r] == [4, 4, 5, 0]  # an alarm has no header
         want = state(ref)
         assert want[:3] == (11, 5, [(b"a", b"2", 4, 7)])
     finally:
@@ -321,7 +346,7 @@ def test_batch_replay_after_crash_is_idempotent(tmp_path: Path) -> None:
         # Raft hands both batches over again: the first is skipped entry by entry, the second applied.
         assert m.applier.apply_batch(BATCH_1, 5) == [None, None, None]
         again = m.applier.apply_batch(BATCH_2, 11)
-        assert [ok(r).header.revision for r in again if r] == [4, 4, 5, 5]
+        assert [ok(r).header.revision for r in again if r] == [4, 4, 5, 0]
         assert state(m) == want
         # A batch straddling the stored index applies only what is new.
         # (NOSPACE is active since entry 10, so the new entry is a delete.)
