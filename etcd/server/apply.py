@@ -34,6 +34,7 @@ apply thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -77,10 +78,13 @@ class AlarmStore:
     """Active alarms by type and member, persisted in bucket ``alarm`` (etcd's ``v3alarm.AlarmStore``).
 
     Writes go into the backend's open batch (the caller's apply transaction); construction loads them.
+    ``activate`` and ``deactivate`` are for the apply thread; ``get`` may be called from any thread (its
+    lock is never held while waiting for the backend's).
     """
 
     def __init__(self, backend: Backend) -> None:
         self._be = backend
+        self._lock = threading.Lock()
         self._types: dict[int, dict[int, pb.AlarmMember]] = {}
         with backend.batch_tx() as tx:
             tx.unsafe_create_bucket(buckets.ALARM)
@@ -90,19 +94,21 @@ class AlarmStore:
 
     def activate(self, member_id: int, alarm: int) -> pb.AlarmMember:
         """Raises ``alarm`` for ``member_id``; returns the alarm (the one already active, if any)."""
-        members = self._types.setdefault(alarm, {})
-        old = members.get(member_id)
-        if old is not None:
-            return old
-        m = pb.AlarmMember(memberID=member_id, alarm=alarm)  # type: ignore[arg-type]
-        members[member_id] = m
+        with self._lock:
+            members = self._types.setdefault(alarm, {})
+            old = members.get(member_id)
+            if old is not None:
+                return old
+            m = pb.AlarmMember(memberID=member_id, alarm=alarm)  # type: ignore[arg-type]
+            members[member_id] = m
         with self._be.batch_tx() as tx:
             tx.unsafe_put(buckets.ALARM, m.SerializeToString(), b"")
         return m
 
     def deactivate(self, member_id: int, alarm: int) -> pb.AlarmMember | None:
         """Clears ``alarm`` for ``member_id``; returns it, or None when it was not active."""
-        m = self._types.get(alarm, {}).pop(member_id, None)
+        with self._lock:
+            m = self._types.get(alarm, {}).pop(member_id, None)
         if m is None:
             return None
         with self._be.batch_tx() as tx:
@@ -112,8 +118,9 @@ class AlarmStore:
     def get(self, alarm: int) -> list[pb.AlarmMember]:
         """Active alarms of type ``alarm`` (NONE: of every type), by type then member id (etcd's order is
         Go's map order, i.e. none)."""
-        types = sorted(self._types) if alarm == pb.NONE else [alarm]
-        return [self._types[t][mid] for t in types if t in self._types for mid in sorted(self._types[t])]
+        with self._lock:
+            types = sorted(self._types) if alarm == pb.NONE else [alarm]
+            return [self._types[t][mid] for t in types if t in self._types for mid in sorted(self._types[t])]
 
 
 class ApplierV3:
@@ -145,6 +152,14 @@ class ApplierV3:
         self.alarms = AlarmStore(backend)
         self._kv_applier = Applier(kv)
         self._index = 0  # the raft index being applied, for ``consistent_index``
+
+    def recover(self, backend: Backend) -> None:
+        """Switches to ``backend`` after a snapshot was installed (the store and lessor are recovered by
+        their own ``restore``/``recover``) and reloads the alarms from it (etcd's ``restoreAlarms``)."""
+        self.backend = backend
+        self.alarms = AlarmStore(backend)
+        if self.quota is not None:
+            self.quota = BackendQuota(backend, self.quota.quota_bytes)
 
     def consistent_index(self) -> int:
         """The index of the entry being (or last) applied by ``apply_batch``; fit for ``KVStore``'s

@@ -258,6 +258,21 @@ def test_alarms_gate_requests_and_persist(tmp_path: Path) -> None:
         m.close()
 
 
+def test_recover_reloads_alarms_from_the_new_backend(tmp_path: Path) -> None:
+    A = pb.AlarmRequest
+    src, dst = open_member(tmp_path / "src"), open_member(tmp_path / "dst")
+    try:
+        ok(src.applier.apply(alarm(A.ACTIVATE, 3, pb.NOSPACE)))
+        assert ok(dst.applier.apply(alarm(A.GET))).alarms == []
+        dst.applier.recover(src.be)
+        assert dst.applier.backend is src.be
+        assert ok(dst.applier.apply(alarm(A.GET))).alarms == [pb.AlarmMember(memberID=3, alarm=pb.NOSPACE)]
+        assert isinstance(dst.applier.apply(put(b"k", b"v")).err, ErrNoSpace)
+    finally:
+        dst.close()
+        src.close()
+
+
 def test_over_quota_writes_apply_but_answer_nospace(m: Member) -> None:
     a = ApplierV3(
         m.kv,
