@@ -52,6 +52,24 @@ from etcd.mvcc.apply import Applier
 from etcd.mvcc.errors import MVCCError, RequestError
 from etcd.mvcc.kvstore import KVStore
 
+# The InternalRaftRequest fields this applier handles, in etcd's dispatch order.
+HANDLED = (
+    "range",
+    "put",
+    "delete_range",
+    "txn",
+    "compaction",
+    "lease_grant",
+    "lease_revoke",
+    "lease_checkpoint",
+    "alarm",
+)
+
+
+def handles(request: InternalRaftRequest) -> bool:
+    """Whether ``request`` is one ``ApplierV3`` applies (v2 and auth requests are not)."""
+    return any(request.HasField(f) for f in HANDLED)
+
 
 class ErrCorrupt(Exception):
     """The CORRUPT alarm is active (etcd's ``etcdserver.ErrCorrupt``; gRPC DataLoss)."""
@@ -177,10 +195,15 @@ class ApplierV3:
         Returns one item per pair: its ``Result``, or None for an entry at or below the stored consistent
         index (applied before a crash), which is skipped. Nothing is committed here: the backend commits
         on its interval or limit, the index always in the same commit as the data it covers.
+
+        Raises:
+            ValueError: a request to apply is not one this applier ``handles``; nothing is applied.
         """
         results: list[Result | None] = []
         with self.backend.batch_tx() as tx:
             applied = read_consistent_index(tx)
+            if not all(handles(r) for i, r in batch if i > applied):
+                raise ValueError("apply: batch holds a request the v3 applier does not handle")
             for entry_index, request in batch:
                 if entry_index <= applied:
                     results.append(None)

@@ -298,7 +298,29 @@ def test_over_quota_writes_apply_but_answer_nospace(m: Member) -> None:
     assert gone == pb.DeleteRangeResponse(header=hdr(3), deleted=0)
 
 
+def test_imports_no_event_loop_or_grpc() -> None:
+    # etcd/server/__init__.py brings in the asyncio raft driver, so load the module without it.
+    code = (
+        "import sys, types; pkg = types.ModuleType('etcd.server'); pkg.__path__ = ['etcd/server']; "
+        "sys.modules['etcd.server'] = pkg; import etcd.server.apply; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'grpc', 'aiohttp', 'uvloop')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "[]"), out.stderr
+
+
 # -- batches and the consistent index -------------------------------------------------------------------
+
+
+def test_batch_with_an_unhandled_request_applies_nothing(m: Member) -> None:
+    batch = [(2, put(b"k", b"v")), (3, InternalRaftRequest(auth_enable=pb.AuthEnableRequest()))]
+    with pytest.raises(ValueError):
+        m.applier.apply_batch(batch, 3)
+    assert (m.kv.rev(), m.kv.consistent_index()) == (1, 0)
+    # Once applied, an entry's kind no longer matters: replay skips it unread.
+    assert ok(m.applier.apply_batch(batch[:1], 3)[0]).header == hdr(2)  # type: ignore[arg-type]
+    assert m.applier.apply_batch(batch, 3) == [None, None]
+
 
 BATCH_1 = [
     (3, InternalRaftRequest(lease_grant=pb.LeaseGrantRequest(ID=7, TTL=60))),
