@@ -193,8 +193,9 @@ class ApplierV3:
         stores ``index`` (the batch's applied index, at least its last entry's) as the consistent index.
 
         Returns one item per pair: its ``Result``, or None for an entry at or below the stored consistent
-        index (applied before a crash), which is skipped. Nothing is committed here: the backend commits
-        on its interval or limit, the index always in the same commit as the data it covers.
+        index (applied before a crash), which is skipped. Each entry's index is stored before it is
+        applied, so whatever commits the batch (the backend's interval or limit, or a compaction, which
+        commits at once to make its schedule durable) commits the index of the data it holds.
 
         Raises:
             ValueError: a request to apply is not one this applier ``handles``; nothing is applied.
