@@ -36,6 +36,7 @@ from etcd.mvcc import errors as mvcc_errors
 from etcd.mvcc.apply import Applier
 from etcd.mvcc.kvstore import KVStore
 from etcd.mvcc.txn_check import check_put_request, check_txn_request
+from etcd.server.apply import ErrCorrupt
 
 # etcd v3.4.23 error.go, in its order: (identifier, code, message).
 ETCD_3_4_23 = [
@@ -384,6 +385,7 @@ def test_table_is_exactly_the_inner_errors_etcd_maps() -> None:
         ErrLeaseNotFound: rpctypes.ErrGRPCLeaseNotFound,
         ErrLeaseExists: rpctypes.ErrGRPCLeaseExist,
         ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
+        ErrCorrupt: rpctypes.ErrGRPCCorrupt,
         TimeoutError: RPCError(C.UNKNOWN, "context deadline exceeded"),
     }
     with pytest.raises(TypeError):

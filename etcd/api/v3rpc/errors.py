@@ -25,6 +25,7 @@ from etcd.api.v3rpc.rpctypes import RPCError, RPCException
 from etcd.backend import quota
 from etcd.lease import lessor
 from etcd.mvcc import errors as mvcc
+from etcd.server.apply import ErrCorrupt
 
 # Go's context errors, which togRPCError passes through unmapped, so grpc-go sends them as UNKNOWN with
 # their text: a proposal that finds no leader before etcd's request timeout (5 s + 2 election timeouts)
@@ -47,6 +48,7 @@ TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
         lessor.ErrLeaseNotFound: rpctypes.ErrGRPCLeaseNotFound,
         lessor.ErrLeaseExists: rpctypes.ErrGRPCLeaseExist,
         lessor.ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
+        ErrCorrupt: rpctypes.ErrGRPCCorrupt,
         # A deadline the server set itself (asyncio.timeout, wait_for), as Go's context.DeadlineExceeded.
         TimeoutError: WireDeadlineExceeded,
         # Not yet in this tree; etcd 3.4 maps them so:
@@ -57,7 +59,7 @@ TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
         #   etcdserver.ErrTooManyRequests -> rpctypes.WireTooManyRequests (UNKNOWN);
         #   etcdserver.ErrLearnerNotReady, ErrRequestTooLarge, ErrNoLeader, ErrNotLeader, ErrLeaderChanged,
         #   ErrStopped, ErrTimeout, ErrTimeoutDueToLeaderFail, ErrTimeoutDueToConnectionLost,
-        #   ErrTimeoutWaitAppliedIndex, ErrUnhealthy, ErrCorrupt, ErrBadLeaderTransferee,
+        #   ErrTimeoutWaitAppliedIndex, ErrUnhealthy, ErrBadLeaderTransferee,
         #   and auth.ErrRootUserNotExist ... ErrAuthOldRevision -> the ErrGRPC error of the same name;
         #   auth.ErrNoPasswordUser stays unmapped: UNKNOWN "auth: authentication failed, password was
         #   given for no password user".
