@@ -9,7 +9,7 @@ Identifiers keep etcd's spelling (``EcodeKeyNotFound``) so one grep finds both s
 
 from __future__ import annotations
 
-import json
+from etcd.pkg import gojson
 
 # Command related errors.
 EcodeKeyNotFound = 100
@@ -135,7 +135,7 @@ class Error(Exception):
 
     def to_json(self) -> str:
         """The body etcd writes, without its trailing newline (the HTTP layer adds ``\\n``)."""
-        return _go_json(self.to_dict())
+        return gojson.dumps(self.to_dict())
 
 
 def new_error(error_code: int, cause: str, index: int) -> Error:
@@ -146,16 +146,3 @@ def new_error(error_code: int, cause: str, index: int) -> Error:
 def new_request_error(error_code: int, cause: str) -> Error:
     """etcd's ``NewRequestError``: an error found in the request itself, at index 0."""
     return Error(error_code, cause, 0)
-
-
-def _go_json(obj: object) -> str:
-    # Go's encoding/json escapes <, > and & (and U+2028/2029) for safe embedding in HTML; curl users
-    # see these escapes in etcd's bodies, so we write them the same way.
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )

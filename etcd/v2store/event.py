@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from etcd.v2store import gojson
+from etcd.pkg import gojson
 from etcd.v2store.node_extern import NodeExtern
 
 # Actions, as they appear in the JSON field "action".

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from etcd.v2store import gojson
+from etcd.pkg import gojson
 
 # The JSON names etcd prints, in its order.
 _JSON_NAMES = {

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from etcd.api import v2error
+from etcd.pkg import gojson
+from etcd.pkg.gopath import clean as clean_path
 from etcd.v2store import event as actions
-from etcd.v2store import gojson, metrics
+from etcd.v2store import metrics
 from etcd.v2store.event import Event, new_event
 from etcd.v2store.event_history import EventHistory
 from etcd.v2store.gotime import NS_PER_SECOND, PERMANENT
@@ -50,20 +52,6 @@ class TTLOptionSet:
 
     expire_time: int = PERMANENT
     refresh: bool = False
-
-
-def clean_path(p: str) -> str:
-    """Go's ``path.Clean(path.Join("/", p))``: rooted, no empty, ``.`` or ``..`` elements."""
-    parts: list[str] = []
-    for el in p.split("/"):
-        if el in ("", "."):
-            continue
-        if el == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(el)
-    return "/" + "/".join(parts)
 
 
 def _split(p: str) -> tuple[str, str]:

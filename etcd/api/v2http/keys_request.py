@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from etcd.api import v2error
 from etcd.api.etcdserverpb.etcdserver_pb2 import Request
+from etcd.pkg import gopath
 
 KEYS_PREFIX = "/v2/keys"
 # Where user keys live in the v2 store (etcd's StoreKeysPrefix); /0 holds membership.
@@ -53,7 +54,7 @@ def parse(method: str, path: str, query: Values, form: Values, now_ns: int) -> P
     values = _merge(method, query, form)
     if not path.startswith(KEYS_PREFIX):
         raise v2error.new_request_error(v2error.EcodeInvalidForm, "incorrect key prefix")
-    key = _go_path_join(STORE_KEYS_PREFIX, path[len(KEYS_PREFIX) :])
+    key = gopath.clean(STORE_KEYS_PREFIX + "/" + path[len(KEYS_PREFIX) :])  # Go's path.Join
 
     prev_index = _uint64(values, "prevIndex", v2error.EcodeIndexNaN, 'invalid value for "prevIndex"')
     wait_index = _uint64(values, "waitIndex", v2error.EcodeIndexNaN, 'invalid value for "waitIndex"')
@@ -233,20 +234,6 @@ def _bool_field(values: dict[str, list[str]], name: str) -> bool:
     if name not in values:
         return False
     return _bool(values, name, f'invalid value for "{name}"')
-
-
-def _go_path_join(prefix: str, rest: str) -> str:
-    # path.Join(prefix, rest) = path.Clean(prefix + "/" + rest); prefix is rooted, so ".." stops at "/".
-    parts: list[str] = []
-    for el in (prefix + "/" + rest).split("/"):
-        if el in ("", "."):
-            continue
-        if el == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(el)
-    return "/" + "/".join(parts)
 
 
 def _int64(x: int) -> int:

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 from etcd.api import v2error
 from etcd.api.v2http.keys_request import ALLOWED_METHODS, STORE_KEYS_PREFIX
+from etcd.pkg import gojson
 from etcd.v2store import event as actions
-from etcd.v2store import gojson
 from etcd.v2store.event import Event
 from etcd.v2store.node_extern import NodeExtern
 

@@ -1,0 +1,1 @@
+"""Small shared helpers, one job per module (etcd's ``pkg/``)."""
