@@ -93,6 +93,7 @@ class HeaderScanner:
         "_pos",
         "_result",
         "_stream_id",
+        "_used",
         "saw_client_settings",
         "value",
     )
@@ -104,6 +105,7 @@ class HeaderScanner:
         self._block = bytearray()
         self._stream_id = 0
         self._dynamic: list[_DynamicEntry] = []
+        self._used = 0  # RFC 7541 §4.1 size of the dynamic table
         self._capacity = DEFAULT_HEADER_TABLE_SIZE
         self._result = ScanResult.MORE
         self.saw_client_settings = False
@@ -220,19 +222,18 @@ class HeaderScanner:
 
     def _insert(self, name: bytes, raw_value: bytes, huffman: bool) -> None:
         value_len = len(raw_value)
-        if huffman:
-            # A Huffman code is at least 5 bits a symbol; decode only when the bound could evict.
-            used = sum(e.size for e in self._dynamic)
-            if used + len(name) + 32 + (value_len * 8) // 5 > self._capacity:
-                value_len = len(decode_huffman(raw_value))
+        # A Huffman code is at least 5 bits a symbol; decode only when that bound could evict.
+        if huffman and self._used + len(name) + 32 + (value_len * 8) // 5 > self._capacity:
+            value_len = len(decode_huffman(raw_value))
         size = len(name) + value_len + 32
         self._evict(size)
         if size <= self._capacity:
             self._dynamic.insert(0, _DynamicEntry(name, raw_value, huffman, size))
+            self._used += size
 
     def _evict(self, incoming: int) -> None:
-        while self._dynamic and sum(e.size for e in self._dynamic) + incoming > self._capacity:
-            self._dynamic.pop()
+        while self._dynamic and self._used + incoming > self._capacity:
+            self._used -= self._dynamic.pop().size
 
 
 def _header_block_fragment(payload: bytes, flags: int) -> bytes:

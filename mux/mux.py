@@ -255,8 +255,8 @@ class _Sniffer(asyncio.Protocol):
                 self._close(NotMatched(message, self.info))
 
     def _write_sniffer_output(self, out: bytes) -> None:
-        # Only the HTTP/2 header probes write, always the same empty SETTINGS: send it once.
-        if out == h2.EMPTY_SETTINGS or set(_split_settings(out)) == {h2.EMPTY_SETTINGS}:
+        # The HTTP/2 header probes all ask for the same empty SETTINGS: the client gets it once.
+        if not out.replace(h2.EMPTY_SETTINGS, b""):
             if self.settings_sent:
                 return
             self.settings_sent = True
@@ -377,11 +377,6 @@ def _client_hello(probes: Sequence[Probe]) -> ClientHello | None:
         if isinstance(hello, ClientHello):
             return hello
     return None
-
-
-def _split_settings(out: bytes) -> list[bytes]:
-    n = len(h2.EMPTY_SETTINGS)
-    return [out[i : i + n] for i in range(0, len(out), n)]
 
 
 def _trusted(peer: object, networks: Sequence[Network]) -> bool:

@@ -51,12 +51,12 @@ class Upstream:
 
 
 class _Side(asyncio.Protocol):
-    """One end of the splice; ``peer`` is the other end's transport, ``counts`` says which byte counter."""
+    """One end of the splice; ``peer`` is the other end's transport. The client's end reads ``bytes_in``."""
 
-    def __init__(self, link: _Link, counts: str) -> None:
+    def __init__(self, link: _Link, *, from_client: bool) -> None:
         self.link = link
         self.stats = link.handoff.route.stats
-        self.counts = counts  # "bytes_in" or "bytes_out" of the route's stats
+        self.from_client = from_client
         self.transport: asyncio.Transport | None = None
         self.peer: asyncio.Transport | None = None
         self.early: list[bytes] = []  # what arrived before the other side was linked
@@ -72,7 +72,7 @@ class _Side(asyncio.Protocol):
             self.early.append(data)
         else:
             peer.write(data)
-        if self.counts == "bytes_in":
+        if self.from_client:
             self.stats.bytes_in += len(data)
         else:
             self.stats.bytes_out += len(data)
@@ -112,7 +112,7 @@ class _ClientSide(_Side):
     """The client's end; while the client's SETTINGS ACK is still to come, reads pass the stripper."""
 
     def __init__(self, link: _Link, stripper: SettingsAckStripper | None) -> None:
-        super().__init__(link, "bytes_in")
+        super().__init__(link, from_client=True)
         self.stripper = stripper
         if stripper is not None:
             self.data_received = self._strip_then_forward  # type: ignore[method-assign]
@@ -133,7 +133,7 @@ class _Link:
     def __init__(self, handoff: Handoff, stripper: SettingsAckStripper | None) -> None:
         self.handoff = handoff
         self.client = _ClientSide(self, stripper)
-        self.upstream = _Side(self, "bytes_out")
+        self.upstream = _Side(self, from_client=False)
         self.registry_key: str | None = None
 
     def both_eof(self) -> bool:
