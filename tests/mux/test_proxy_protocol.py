@@ -24,6 +24,7 @@ from mux.proxy_protocol import (
     is_trusted,
     parse_proxy_header,
 )
+from tests.mux import feeding
 
 DATA = Path(__file__).resolve().parent / "data"
 LONG = os.environ.get("ETCDPY_LONG") == "1"
@@ -48,28 +49,11 @@ def tlv(tlv_type: int, value: bytes) -> bytes:
 
 
 def first_decision(chunks: Sequence[bytes]) -> Answer:
-    seen = b""
-    answer: Answer = MORE
-    for chunk in chunks:
-        seen += chunk
-        answer = parse_proxy_header(seen)
-        if answer[0] is not ProxyStatus.MORE:
-            return answer
-    return answer
+    return feeding.first_decision(parse_proxy_header, ProxyStatus.MORE, chunks)
 
 
 def decided_at(data: bytes) -> int | None:
-    """The shortest prefix length with a decision, checking that every longer prefix agrees."""
-    first: int | None = None
-    decision: Answer | None = None
-    for i in range(len(data) + 1):
-        answer = parse_proxy_header(data[:i])
-        if first is None:
-            if answer[0] is not ProxyStatus.MORE:
-                first, decision = i, answer
-        else:
-            assert answer == decision, f"decision changed at {i}"
-    return first
+    return feeding.decided_at(parse_proxy_header, ProxyStatus.MORE, data)
 
 
 # --- captured v1 lines (curl --haproxy-protocol) ---------------------------------------------------

@@ -27,6 +27,7 @@ from mux.tls_hello import (
     is_grease,
     parse_client_hello,
 )
+from tests.mux import feeding
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_NAMES = ("python_ssl", "grpcio", "curl_ip", "curl_sni")
@@ -116,29 +117,11 @@ def unframe(stream: bytes) -> tuple[bytes, int]:
 
 
 def first_decision(chunks: Sequence[bytes]) -> tuple[HelloStatus, ClientHello | None]:
-    """Feed ``chunks`` the way a connection would (all bytes so far each time); the first decision."""
-    seen = b""
-    answer: tuple[HelloStatus, ClientHello | None] = MORE
-    for chunk in chunks:
-        seen += chunk
-        answer = parse_client_hello(seen)
-        if answer[0] is not HelloStatus.MORE:
-            return answer
-    return answer
+    return feeding.first_decision(parse_client_hello, HelloStatus.MORE, chunks)
 
 
 def decided_at(data: bytes) -> int | None:
-    """The shortest prefix length with a decision, checking that every longer prefix agrees."""
-    first: int | None = None
-    decision = None
-    for i in range(len(data) + 1):
-        answer = parse_client_hello(data[:i])
-        if first is None:
-            if answer[0] is not HelloStatus.MORE:
-                first, decision = i, answer
-        else:
-            assert answer == decision, f"decision changed at {i}"
-    return first
+    return feeding.decided_at(parse_client_hello, HelloStatus.MORE, data)
 
 
 # --- OpenSSL as the oracle: a server-side SSLObject fed the same bytes ------------------------------
