@@ -26,13 +26,13 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import grpc
+from capture_hellos import Listener  # the same one-shot capturing listener, beside this script
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 10.0
@@ -71,42 +71,6 @@ def record(conn: socket.socket, *, answer: bytes) -> bytes:
             break
         buf += chunk
     return buf
-
-
-class Listener:
-    """Accepts connections on 127.0.0.1 and keeps what ``read`` returns for the first one."""
-
-    def __init__(self, read: Callable[[socket.socket], bytes]) -> None:
-        self.read = read
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.captured: bytes | None = None
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.done.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    captured = self.read(conn)
-                except OSError:
-                    continue
-                if self.captured is None:
-                    self.captured = captured
-                    self.done.set()
-
-    def close(self) -> bytes:
-        self.done.wait(TIMEOUT)
-        self.sock.close()
-        self.thread.join(TIMEOUT)
-        if self.captured is None:
-            raise RuntimeError("nothing captured")
-        return self.captured
 
 
 def curl_version() -> str:
