@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+import hpack
 import pytest
 from aiohttp import web
 
@@ -133,84 +134,72 @@ async def test_grpc_servicer_finds_the_original_client(etcd_like: tuple[mux.Mux,
     assert len(m.registry) == 0  # the channel is closed: the entry went with it
 
 
-async def test_settings_first_client_gets_settings_and_backend_never_sees_the_ack(tmp_path: Path) -> None:
-    """A SETTINGS-first client is answered while sniffing; its ACK of that frame is kept from the backend."""
+@contextlib.asynccontextmanager
+async def recording_backend(tmp_path: Path) -> AsyncIterator[tuple[str, bytearray, asyncio.Event]]:
+    """A Unix-socket backend that keeps every byte it receives; the event is set at the client's EOF."""
     received = bytearray()
-    got_all = asyncio.Event()
-    expected_len = 0
+    ended = asyncio.Event()
 
-    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while len(received) < expected_len:
-            chunk = await reader.read(65536)
-            if not chunk:
-                break
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while chunk := await reader.read(65536):
             received.extend(chunk)
-        got_all.set()
+        ended.set()
         writer.close()
 
     path = str(tmp_path / "backend.sock")
-    backend_server = await asyncio.start_unix_server(backend, path)
-    m = mux.Mux(match_timeout=2.0)
-    m.route("grpc", mux.grpc(), target=mux.proxy_to(f"unix:{path}"))
-    async with serving(m) as port, closing_server(backend_server):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        client_settings = h2.frame(h2.SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x00")
-        writer.write(h2.PREFACE + client_settings)
-        assert await asyncio.wait_for(reader.readexactly(9), 2) == h2.EMPTY_SETTINGS
-        import hpack
+    async with closing_server(await asyncio.start_unix_server(record, path)):
+        yield f"unix:{path}", received, ended
 
-        block = hpack.Encoder().encode(
-            [
+
+async def test_settings_first_client_gets_settings_and_backend_never_sees_the_ack(tmp_path: Path) -> None:
+    """A SETTINGS-first client is answered while sniffing; its ACK of that frame is kept from the backend."""
+    async with recording_backend(tmp_path) as (upstream, received, ended):
+        m = mux.Mux(match_timeout=2.0)
+        m.route("grpc", mux.grpc(), target=mux.proxy_to(upstream))
+        async with serving(m) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            client_settings = h2.frame(h2.SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x00")
+            writer.write(h2.PREFACE + client_settings)
+            assert await asyncio.wait_for(reader.readexactly(9), 2) == h2.EMPTY_SETTINGS
+            fields = [
                 (":method", "POST"),
                 (":scheme", "http"),
                 (":path", "/a.B/C"),
                 ("content-type", "application/grpc"),
             ]
-        )
-        rest = h2.frame(h2.HEADERS, h2.FLAG_END_HEADERS, 1, block) + h2.frame(h2.DATA, 1, 1, b"\0\0\0\0\0")
-        ack = h2.frame(h2.SETTINGS, h2.FLAG_ACK, 0)
-        expected_len = len(h2.PREFACE + client_settings + rest)
-        writer.write(ack + rest)
-        await asyncio.wait_for(got_all.wait(), 2)
-        assert bytes(received) == h2.PREFACE + client_settings + rest
-        writer.close()
+            block = hpack.Encoder().encode(fields)
+            rest = h2.frame(h2.HEADERS, h2.FLAG_END_HEADERS, 1, block) + h2.frame(
+                h2.DATA, 1, 1, b"\0\0\0\0\0"
+            )
+            writer.write(h2.frame(h2.SETTINGS, h2.FLAG_ACK, 0) + rest)
+            writer.write_eof()
+            await asyncio.wait_for(ended.wait(), 2)
+            assert bytes(received) == h2.PREFACE + client_settings + rest
+            writer.close()
 
 
 async def test_ack_arriving_after_headers_is_stripped_from_the_live_stream(tmp_path: Path) -> None:
-    received = bytearray()
-    done = asyncio.Event()
-
-    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while chunk := await reader.read(65536):
-            received.extend(chunk)
-        done.set()
-        writer.close()
-
-    path = str(tmp_path / "backend.sock")
-    backend_server = await asyncio.start_unix_server(backend, path)
-    m = mux.Mux(match_timeout=2.0)
-    m.route("grpc", mux.grpc(), target=mux.proxy_to(f"unix:{path}"))
-    async with serving(m) as port, closing_server(backend_server):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        settings = h2.frame(h2.SETTINGS, 0, 0)
-        writer.write(h2.PREFACE + settings)
-        assert await asyncio.wait_for(reader.readexactly(9), 2) == h2.EMPTY_SETTINGS
-        import hpack
-
-        block = hpack.Encoder().encode([(":method", "POST"), ("content-type", "application/grpc+proto")])
-        headers = h2.frame(h2.HEADERS, h2.FLAG_END_HEADERS, 1, block)
-        writer.write(headers)  # matched on these; the ACK has not come yet
-        await asyncio.sleep(0.1)
-        data = h2.frame(h2.DATA, 1, 1, b"\0\0\0\0\0")
-        writer.write(data[:4])
-        await asyncio.sleep(0.05)
-        writer.write(data[4:] + h2.frame(h2.SETTINGS, h2.FLAG_ACK, 0) + h2.frame(h2.PING, 0, 0, b"8bytes!!"))
-        writer.write_eof()
-        await asyncio.wait_for(done.wait(), 2)
-        assert bytes(received) == h2.PREFACE + settings + headers + data + h2.frame(
-            h2.PING, 0, 0, b"8bytes!!"
-        )
-        writer.close()
+    async with recording_backend(tmp_path) as (upstream, received, ended):
+        m = mux.Mux(match_timeout=2.0)
+        m.route("grpc", mux.grpc(), target=mux.proxy_to(upstream))
+        async with serving(m) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            settings = h2.frame(h2.SETTINGS, 0, 0)
+            writer.write(h2.PREFACE + settings)
+            assert await asyncio.wait_for(reader.readexactly(9), 2) == h2.EMPTY_SETTINGS
+            block = hpack.Encoder().encode([(":method", "POST"), ("content-type", "application/grpc+proto")])
+            headers = h2.frame(h2.HEADERS, h2.FLAG_END_HEADERS, 1, block)
+            writer.write(headers)  # matched on these; the ACK has not come yet
+            await asyncio.sleep(0.1)
+            data = h2.frame(h2.DATA, 1, 1, b"\0\0\0\0\0")
+            writer.write(data[:4])
+            await asyncio.sleep(0.05)
+            ping = h2.frame(h2.PING, 0, 0, b"8bytes!!")
+            writer.write(data[4:] + h2.frame(h2.SETTINGS, h2.FLAG_ACK, 0) + ping)
+            writer.write_eof()
+            await asyncio.wait_for(ended.wait(), 2)
+            assert bytes(received) == h2.PREFACE + settings + headers + data + ping
+            writer.close()
 
 
 @needs_curl
