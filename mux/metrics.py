@@ -59,4 +59,4 @@ class MuxCollector(Collector):
             "errors": "Unexpected errors contained to one connection.",
         }.items():
             yield CounterMetricFamily(f"{p}_{name}", doc, value=getattr(s, name))
-        yield GaugeMetricFamily(f"{p}_sniffing", "Connections being matched now.", value=s.sniffing)
+        yield GaugeMetricFamily(f"{p}_sniffing", "Connections being matched now.", value=self.mux.sniffing)

@@ -186,7 +186,6 @@ class _Sniffer(asyncio.Protocol):
                 outer=self.outer,
             )
         mux._sniffing.add(self)
-        mux.stats.sniffing += 1
         self.probes = [[m.probe() for m in route.matchers] for route in self.router.routes]
         if mux.match_timeout is not None:
             mux._watch_deadlines()
@@ -335,9 +334,7 @@ class _Sniffer(asyncio.Protocol):
             mux._report(HandoffFailed(f"route {route.name}: {exc!r}", self.info))
 
     def _stop_sniffing(self) -> None:
-        if self in self.mux._sniffing:
-            self.mux._sniffing.discard(self)
-            self.mux.stats.sniffing -= 1
+        self.mux._sniffing.discard(self)
 
     def _close(self, error: MuxError) -> None:
         self.done = True
@@ -574,6 +571,11 @@ class Mux:
                 self.on_error(error)
             except Exception:
                 log.exception("mux: the error handler raised")
+
+    @property
+    def sniffing(self) -> int:
+        """Connections being matched now (inner TLS ones included)."""
+        return len(self._sniffing)
 
     @property
     def active_connections(self) -> int:

@@ -51,10 +51,9 @@ class RouteStats:
 
 @dataclass(slots=True)
 class MuxStats:
-    """Counters for connections that no single route owns."""
+    """Counters for connections that no single route owns (``Mux.sniffing`` is the gauge beside them)."""
 
     accepted: int = 0
-    sniffing: int = 0  # gauge: connections still being matched
     unmatched: int = 0
     abandoned: int = 0  # closed by the client before sending a byte
     deadline_expired: int = 0
