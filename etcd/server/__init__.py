@@ -6,12 +6,12 @@ gRPC and the peer transport live above this package and reach raft only through 
 """
 
 from etcd.server.bootstrap import BootstrappedRaft, open_raft
+from etcd.server.errors import ErrStopped
 from etcd.server.raft import (
     Applied,
     ApplyBatch,
     ApplyFunc,
     Committed,
-    ErrStopped,
     RaftNode,
     SnapshotFunc,
     Transport,

@@ -51,6 +51,7 @@ from etcd.raft import (
 from etcd.raft.raftpb import raft_pb2 as pb
 from etcd.raft.raftpb.raft_pb2 import ConfChange, Entry, Message, Snapshot
 from etcd.server.bootstrap import BootstrappedRaft
+from etcd.server.errors import ErrStopped
 
 logger = logging.getLogger("etcd.server.raft")
 
@@ -59,13 +60,6 @@ _T = TypeVar("_T")
 # Our envelope for proposed data: an 8-byte big-endian request id, then the caller's bytes, so every member
 # can tell which local proposal an applied entry answers (etcd puts the id inside its request protobuf).
 _REQUEST_ID = struct.Struct(">Q")
-
-
-class ErrStopped(Exception):
-    """The raft node was stopped (or failed) before the request completed."""
-
-    def __init__(self) -> None:
-        super().__init__("etcdserver: server stopped")
 
 
 class Transport(Protocol):

@@ -25,6 +25,7 @@ from etcd.api.v3rpc.rpctypes import RPCError, RPCException
 from etcd.backend import quota
 from etcd.lease import lessor
 from etcd.mvcc import errors as mvcc
+from etcd.server import errors as server
 from etcd.server.apply import ErrCorrupt
 
 # Go's context errors, which togRPCError passes through unmapped, so grpc-go sends them as UNKNOWN with
@@ -49,18 +50,27 @@ TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
         lessor.ErrLeaseExists: rpctypes.ErrGRPCLeaseExist,
         lessor.ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
         ErrCorrupt: rpctypes.ErrGRPCCorrupt,
+        server.ErrTimeout: rpctypes.ErrGRPCTimeout,
+        server.ErrTimeoutDueToLeaderFail: rpctypes.ErrGRPCTimeoutDueToLeaderFail,
+        server.ErrTimeoutDueToConnectionLost: rpctypes.ErrGRPCTimeoutDueToConnectionLost,
+        server.ErrNoLeader: rpctypes.ErrGRPCNoLeader,
+        server.ErrNotLeader: rpctypes.ErrGRPCNotLeader,
+        server.ErrLeaderChanged: rpctypes.ErrGRPCLeaderChanged,
+        server.ErrStopped: rpctypes.ErrGRPCStopped,
+        server.ErrRequestTooLarge: rpctypes.ErrGRPCRequestTooLarge,
+        server.ErrTooManyRequests: rpctypes.WireTooManyRequests,
+        server.ErrUnhealthy: rpctypes.ErrGRPCUnhealthy,
+        server.ErrBadLeaderTransferee: rpctypes.ErrGRPCBadLeaderTransferee,
+        server.ErrNotEnoughStartedMembers: rpctypes.WireMemberNotEnoughStarted,
+        server.ErrLearnerNotReady: rpctypes.ErrGRPCLearnerNotReady,
+        server.ErrNotCapable: rpctypes.ErrGRPCNotCapable,
         # A deadline the server set itself (asyncio.timeout, wait_for), as Go's context.DeadlineExceeded.
         TimeoutError: WireDeadlineExceeded,
         # Not yet in this tree; etcd 3.4 maps them so:
         #   membership.ErrIDRemoved, ErrIDNotFound -> ErrGRPCMemberNotFound;
         #   ErrIDExists -> ErrGRPCMemberExist; ErrPeerURLexists -> ErrGRPCPeerURLExist;
         #   ErrMemberNotLearner -> ErrGRPCMemberNotLearner; ErrTooManyLearners -> ErrGRPCTooManyLearners;
-        #   etcdserver.ErrNotEnoughStartedMembers -> rpctypes.WireMemberNotEnoughStarted (UNKNOWN);
-        #   etcdserver.ErrTooManyRequests -> rpctypes.WireTooManyRequests (UNKNOWN);
-        #   etcdserver.ErrLearnerNotReady, ErrRequestTooLarge, ErrNoLeader, ErrNotLeader, ErrLeaderChanged,
-        #   ErrStopped, ErrTimeout, ErrTimeoutDueToLeaderFail, ErrTimeoutDueToConnectionLost,
-        #   ErrTimeoutWaitAppliedIndex, ErrUnhealthy, ErrBadLeaderTransferee,
-        #   and auth.ErrRootUserNotExist ... ErrAuthOldRevision -> the ErrGRPC error of the same name;
+        #   auth.ErrRootUserNotExist ... ErrAuthOldRevision -> the ErrGRPC error of the same name;
         #   auth.ErrNoPasswordUser stays unmapped: UNKNOWN "auth: authentication failed, password was
         #   given for no password user".
     }
