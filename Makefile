@@ -36,8 +36,10 @@ tools:
 bench-tools:
 	@bash scripts/install-tools.sh --bench
 
+# One member with etcd's defaults: client port 2379 and peer port 2380 on localhost (127.0.0.1), data dir
+# default.etcd; add etcd flags with ARGS='--name=m1 ...'.
 run: venv proto
-	$(PY) -m mux.demo --listen 127.0.0.1:2379
+	$(PY) -m etcd $(ARGS)
 
 demo: run
 

@@ -1,0 +1,238 @@
+"""The member's sockets (etcd's ``embed/serve.go`` and the listener half of ``embed/etcd.go``).
+
+- ``bind(url)``: one listening socket for a ``--listen-*-urls`` entry, bound at once (so a taken port fails
+  the start with Go's text) but accepted from only when the caller starts a mux on it. etcd binds client
+  listeners before the member is ready and serves them after, so early clients wait in the backlog.
+- ``check_client_tls``/``check_peer_tls``: etcd's refusals of https/unixs without a certificate.
+- ``client_mux``, ``http_mux``: the routes of a client port (gRPC -> the internal grpcio server, HTTP/1.1 ->
+  aiohttp, other h2c -> "use HTTP/1.1") and of a plain HTTP port (peer, metrics).
+- ``make_peer_app``: the peer port's HTTP handler (etcd's ``etcdhttp/peer.go``): ``/members`` and
+  ``/version`` for now; rafthttp (issue 6) mounts ``/raft`` and ``/raft/*`` through ``extra_routes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import stat
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from etcd.embed.config import URL, Config
+from etcd.version import CLUSTER_VERSION_NOT_DECIDED, SERVER_VERSION
+from mux import Mux, grpc, http1, http1_required, http2, proxy_to, serve_protocol
+
+BACKLOG = 1024
+# The client-side h2c refusal lingers this long for the client's retry on HTTP/1.1 (mux's default).
+H2C_LINGER = 2.0
+
+
+class StartError(Exception):
+    """The member cannot start; ``str()`` is etcd's text (etcd logs it as "failed to start etcd", exits 1)."""
+
+
+class _Member(Protocol):
+    def to_json(self) -> bytes: ...
+
+
+class _Cluster(Protocol):
+    @property
+    def version(self) -> str | None: ...
+
+    def members(self) -> Sequence[_Member]: ...
+
+
+class PeerServer(Protocol):
+    """What the peer handler reads from the member (``EtcdServer``)."""
+
+    @property
+    def cluster_id(self) -> int: ...
+
+    @property
+    def cluster(self) -> _Cluster: ...
+
+
+# ----- binding
+
+
+def _go_errno_text(e: OSError) -> str:
+    """Go's text for a syscall error: ``address already in use`` (lower case, as Go's ``syscall.Errno``)."""
+    text = e.strerror or os.strerror(e.errno or 0)
+    return text[:1].lower() + text[1:]
+
+
+def bind(url: URL, *, backlog: int = BACKLOG) -> socket.socket:
+    """A listening socket for ``url``: TCP for http/https, a Unix socket for unix/unixs.
+
+    For unix URLs the socket file is ``url.host`` (``unix://localhost:2379`` is the file ``localhost:2379``
+    in the working directory), removed first if it is a stale socket, as etcd's ``NewUnixListener`` does.
+    ``localhost`` binds 127.0.0.1, where Go's ``net.Listen`` binds it.
+
+    Raises:
+        StartError: Go's text, e.g. ``listen tcp 127.0.0.1:2379: bind: address already in use``.
+    """
+    if url.scheme in ("unix", "unixs"):
+        return _bind_unix(url.host, backlog)
+    host = url.hostname
+    port = int(url.port or 0)
+    bind_host = "127.0.0.1" if host == "localhost" else host
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and bind_host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((bind_host, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        raise StartError(f"listen tcp {url.host}: bind: {_go_errno_text(e)}") from e
+    return sock
+
+
+def _bind_unix(path: str, backlog: int) -> socket.socket:
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        raise StartError(f"listen unix {path}: bind: {_go_errno_text(e)}") from e
+    return sock
+
+
+def unlink_unix(url: URL) -> None:
+    """Removes the socket file of a unix URL after its listener closed (etcd's ``unixListener.Close``)."""
+    if url.scheme in ("unix", "unixs"):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(url.host).st_mode):
+                os.unlink(url.host)
+
+
+def is_secure(url: URL) -> bool:
+    return url.scheme in ("https", "unixs")
+
+
+def check_client_tls(url: URL, cfg: Config) -> None:
+    """etcd's ``configureClientListeners`` check for one URL.
+
+    Raises:
+        StartError: https/unixs without ``--cert-file``/``--key-file`` (etcd's text), or with them, since
+            TLS serving is not built yet (issue 7).
+    """
+    if not is_secure(url):
+        return
+    if not (cfg.cert_file and cfg.key_file) and not cfg.auto_tls:
+        # etcd 3.4 compat: embed/etcd.go configureClientListeners.
+        raise StartError(
+            f"TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
+        )
+    raise StartError(f"serving client url {url} over TLS is not available yet (issue 7)")
+
+
+def check_peer_tls(url: URL, cfg: Config) -> None:
+    """etcd's peer listener check (``transport.newTLSListener``); see ``check_client_tls``."""
+    if not is_secure(url):
+        return
+    if not (cfg.peer_cert_file and cfg.peer_key_file) and not cfg.peer_auto_tls:
+        # etcd 3.4 compat: pkg/transport/listener.go newTLSListener.
+        raise StartError(f"cannot listen on TLS for {url.host}: KeyFile and CertFile are not presented")
+    raise StartError(f"serving peer url {url} over TLS is not available yet (issue 7)")
+
+
+def address_key(url: URL) -> str:
+    """Client URLs sharing this key share one listener (etcd merges http and https on one host:port)."""
+    return f"unix:{url.host}" if url.scheme in ("unix", "unixs") else url.host
+
+
+# ----- muxes
+
+
+def client_mux(grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
+    """A client port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
+    ``aiohttp.web.Server``), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2)."""
+    m = Mux()
+    m.route("grpc", grpc(), target=proxy_to(grpc_upstream))
+    m.route("http", http1(), target=serve_protocol(http_server))
+    m.route("h2c", http2(), target=http1_required(H2C_LINGER))
+    return m
+
+
+def http_mux(http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
+    """A port that speaks HTTP/1.1 only (peer and metrics ports, for now)."""
+    m = Mux()
+    m.route("http", http1(), target=serve_protocol(http_server))
+    m.route("h2c", http2(), target=http1_required(H2C_LINGER))
+    return m
+
+
+# ----- the peer port's HTTP handler
+
+
+def go_http_error(text: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """Go's ``http.Error``: ``text`` and a newline as ``text/plain; charset=utf-8``, with ``nosniff``."""
+    response = web.Response(
+        status=status,
+        body=(text + "\n").encode(),
+        headers={"X-Content-Type-Options": "nosniff", **(headers or {})},
+    )
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
+    return response
+
+
+def version_body(cluster_version: str | None) -> bytes:
+    """etcd's ``/version`` JSON: ``{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}`` (``not_decided`` before
+    the cluster version is set)."""
+    body = {"etcdserver": SERVER_VERSION, "etcdcluster": cluster_version or CLUSTER_VERSION_NOT_DECIDED}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+PeerRoute = tuple[str, str, Callable[[web.Request], Any]]
+
+
+def make_peer_app(server: PeerServer, extra_routes: Sequence[PeerRoute] = ()) -> web.Application:
+    """The peer port's handler: ``GET /members``, ``GET /version``, ``extra_routes`` (method, path,
+    handler; issue 6 brings ``/raft``, ``/raft/*``, ``/members/promote/*``, ``/leases``...), else 404.
+
+    As etcd's ``newPeerHandler``: a method other than GET on ``/members`` or ``/version`` is 405 with
+    ``Allow: GET``; unknown paths are Go's ``404 page not found``.
+    """
+
+    async def members(request: web.Request) -> web.Response:
+        if request.method != "GET":
+            return go_http_error("Method Not Allowed", 405, {"Allow": "GET"})
+        items = [json.loads(m.to_json()) for m in server.cluster.members()]
+        # etcd 3.4 compat: etcdhttp/peer.go peerMembersHandler writes with json.NewEncoder (a newline).
+        body = json.dumps(items, separators=(",", ":")).encode() + b"\n"
+        return _json(body, {"X-Etcd-Cluster-Id": f"{server.cluster_id:x}"})
+
+    async def version(request: web.Request) -> web.Response:
+        if request.method != "GET":
+            return go_http_error("Method Not Allowed", 405, {"Allow": "GET"})
+        return _json(version_body(server.cluster.version))
+
+    async def not_found(request: web.Request) -> web.Response:
+        return go_http_error("404 page not found", 404)
+
+    app = web.Application()
+    app.router.add_route("*", "/members", members)
+    app.router.add_route("*", "/version", version)
+    for method, path, handler in extra_routes:
+        app.router.add_route(method, path, handler)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
