@@ -25,6 +25,7 @@ from etcd.backend.tx_buffer import TxBuffer
 
 DEFAULT_BATCH_INTERVAL = 0.1  # seconds, etcd's defaultBatchInterval
 DEFAULT_BATCH_LIMIT = 10000  # writes, etcd's defaultBatchLimit
+SIZE_CACHE_SECONDS = 1.0  # how stale size() may be between commits
 
 
 class Backend:
@@ -65,6 +66,7 @@ class Backend:
         self._read_tx = ReadTx(self)
         self._closed = False
         self.commits = 0  # committed batches since open, for tests and metrics
+        self._size_cache: tuple[int, float, int] | None = None  # (commits, monotonic time, bytes)
         # Called under the lock after each commit (etcd's backend hooks); must be quick and not raise.
         self.commit_hooks: list[Callable[[], None]] = []
         # The error of the timer's last failed commit (the batch is kept and retried), else None;
@@ -133,7 +135,20 @@ class Backend:
             self._db.close()
 
     def size(self) -> int:
-        """Bytes the database takes on disk (etcd's ``Size``, the number the quota checks)."""
+        """Bytes the database takes on disk (etcd's ``Size``, the number the quota checks).
+
+        Scanning the directory costs tens of microseconds and every write asks (the quota), so the answer
+        is reused until the next commit or for at most ``SIZE_CACHE_SECONDS`` (RocksDB's background
+        compactions change it without a commit)."""
+        now = time.monotonic()
+        cached = self._size_cache
+        if cached is not None and cached[0] == self.commits and now - cached[1] < SIZE_CACHE_SECONDS:
+            return cached[2]
+        total = self._scan_size()
+        self._size_cache = (self.commits, now, total)
+        return total
+
+    def _scan_size(self) -> int:
         total = 0
         for entry in os.scandir(self.path):
             try:
@@ -162,6 +177,7 @@ class Backend:
                 self._commit_locked()
                 self._db.flush()
                 self._db.compact_range(None, None)
+                self._size_cache = None
         finally:
             metrics.defrag_inflight.set(0)
             metrics.defrag_sec.observe(time.perf_counter() - start)
