@@ -33,7 +33,7 @@ class _KV(rpc_pb2_grpc.KVServicer):
 
 def grpc_server(server: Any) -> grpc.aio.Server:
     s = grpc.aio.server()
-    rpc_pb2_grpc.add_KVServicer_to_server(_KV(server), s)
+    rpc_pb2_grpc.add_KVServicer_to_server(_KV(server), s)  # type: ignore[no-untyped-call]
     return s
 
 
