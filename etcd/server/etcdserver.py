@@ -45,6 +45,7 @@ from etcd.server import apply_v2
 from etcd.server.apply import ApplierV3, Result
 from etcd.server.bootstrap import member_dirs, open_raft
 from etcd.server.compactor import Compactor, new_compactor
+from etcd.server.corrupt import monitor_kv_hash
 from etcd.server.errors import (
     ErrBadLeaderTransferee,
     ErrNotLeader,
@@ -128,6 +129,7 @@ class EtcdServer:
         self.on_leader_change: list[Callable[[int], None]] = []
         self._node_box: list[RaftNode] = []  # shared with the applier's raft-term callback
         self._last_lead = 0
+        self.initialized = False  # the member had a WAL when opened (etcd: the initial corruption check)
 
     # ----- construction
 
@@ -278,6 +280,7 @@ class EtcdServer:
             io_executor=io,
         )
         srv._node_box = node_box  # the applier's raft_term reads the node from here once started
+        srv.initialized = not boot.is_new
         return srv
 
     # ----- lifecycle
@@ -303,6 +306,8 @@ class EtcdServer:
         self._spawn(self._version_loop(), "cluster-version")
         if self._compactor is not None:
             self._spawn(self._compactor.run(), "compactor")
+        if self.cfg.experimental_corrupt_check_time > 0:
+            self._spawn(monitor_kv_hash(self, self.cfg.experimental_corrupt_check_time), "corrupt-check")
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
