@@ -40,12 +40,11 @@ from etcd.embed.config import (
     parse_urls,
 )
 from etcd.etcdmain.help import all_flag_names
+from etcd.version import SERVER_VERSION
 
 _log = logging.getLogger("etcd.etcdmain")
 
 ENV_PREFIX = "ETCD"
-# The etcd version this server stands in for (etcd --version, /version).
-SERVER_VERSION = "3.4.23"
 MAX_UINT64 = 2**64 - 1
 MAX_INT64 = 2**63 - 1
 

@@ -58,14 +58,13 @@ from etcd.server.errors import (
 from etcd.server.membership import Member, RaftCluster
 from etcd.server.raft import ApplyBatch, RaftNode, Transport
 from etcd.v2store import Event, Store, Watcher
+from etcd.version import CLUSTER_VERSION, SERVER_VERSION
 from etcd.wal.fileutil import purge_files
 
 logger = logging.getLogger("etcd.server")
 
 _T = TypeVar("_T")
 
-SERVER_VERSION = "3.4.23"
-CLUSTER_VERSION = "3.4.0"  # what a cluster of 3.4 members decides
 PURGE_INTERVAL = 30.0  # seconds, etcd's purgeFileInterval
 SYNC_INTERVAL = 0.5  # seconds, etcd's SyncTicker (v2 TTL expiry)
 LEASE_CHECK_INTERVAL = 0.5  # seconds, how often the lessor's expired leases are collected
