@@ -61,6 +61,11 @@ _GO_CODE_NAMES: Mapping[StatusCode, str] = MappingProxyType(
 )
 
 
+def go_code_name(code: StatusCode) -> str:
+    """Go's name of ``code`` (``Canceled``, ``InvalidArgument``...), as go-grpc-prometheus labels it."""
+    return _GO_CODE_NAMES[code]
+
+
 class RPCException(Exception):
     """An ``RPCError`` raised by a servicer; ``str(exc)`` is the message, as Go's ``err.Error()``."""
 
