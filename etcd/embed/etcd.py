@@ -32,6 +32,7 @@ from aiohttp import web
 
 from etcd.embed import serve
 from etcd.embed.config import URL, Config
+from etcd.embed.metrics import CLIENT_MUXES
 from etcd.embed.serve import StartError
 from etcd.pkg.logutil import fields
 from etcd.version import SERVER_VERSION
@@ -181,6 +182,8 @@ class Etcd:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         grace = self.cfg.req_timeout()
+        for mux in self.client_muxes:
+            CLIENT_MUXES.discard(mux)
         front = [p.close(grace) for p in self.clients + self.metrics]
         if self.grpc_server is not None:
             front.append(self.grpc_server.stop(grace))
@@ -327,7 +330,9 @@ async def _serve_when_ready(e: Etcd) -> None:
     try:
         client_http = _http_server(e._runners["client"])
         for port in e.clients:
-            await port.serve(serve.client_mux(f"unix:{e.grpc_socket}", client_http))
+            mux = serve.client_mux(f"unix:{e.grpc_socket}", client_http)
+            CLIENT_MUXES.add(mux)
+            await port.serve(mux)
             log.info("ready to serve client requests")
             # etcd 3.4 compat: embed/serve.go logs this for every plain-text client listener.
             log.info(

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_etcd import free_ports
-from stand_ins import parts
+from stand_ins import parts, real_parts_available
 
 TIMEOUT = 15.0
 
@@ -267,3 +267,25 @@ async def test_server_stopping_by_itself_is_reported(member: Etcd) -> None:
     await member.server.stop()
     error = await asyncio.wait_for(member.errors.get(), TIMEOUT)
     assert "stopped" in str(error)
+
+
+def metric_value(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{series} not in /metrics")
+
+
+async def test_client_port_metrics_count_the_mux_routes(member: Etcd) -> None:
+    if not real_parts_available():
+        pytest.skip("the real client app (etcd.api.etcdhttp) is not importable yet")
+    url = str(member.cfg.listen_client_urls[0])
+    async with grpc.aio.insecure_channel(url.removeprefix("http://")) as channel:
+        kv = rpc_pb2_grpc.KVStub(channel)  # type: ignore[no-untyped-call]
+        await kv.Range(rpc_pb2.RangeRequest(key=b"k"), timeout=5)
+    await http_get(f"{url}/health")
+    _, _, body = await http_get(f"{url}/metrics")
+    text = body.decode()
+    assert metric_value(text, 'mux_route_matched_total{route="grpc"}') >= 1
+    assert metric_value(text, 'mux_route_matched_total{route="http"}') >= 2
+    assert metric_value(text, "mux_accepted_total") >= 3
