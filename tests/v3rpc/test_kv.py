@@ -66,16 +66,27 @@ def _pair(err: rpctypes.RPCError) -> tuple[grpc.StatusCode, str]:
 async def test_bad_requests_get_etcds_errors(served: Served) -> None:
     kv = pb_grpc.KVStub(served.channel)
     put = pb.RequestOp(request_put=pb.PutRequest(key=b"x", value=b"1"))
-    too_many = pb.TxnRequest(success=[pb.RequestOp(request_put=pb.PutRequest(key=b"%d" % i)) for i in range(129)])
+    too_many = pb.TxnRequest(
+        success=[pb.RequestOp(request_put=pb.PutRequest(key=b"%d" % i)) for i in range(129)]
+    )
     cases = [
         (kv.Range(pb.RangeRequest(), timeout=T), rpctypes.ErrGRPCEmptyKey),
         (kv.Put(pb.PutRequest(value=b"v"), timeout=T), rpctypes.ErrGRPCEmptyKey),
         (kv.DeleteRange(pb.DeleteRangeRequest(), timeout=T), rpctypes.ErrGRPCEmptyKey),
-        (kv.Put(pb.PutRequest(key=b"k", value=b"v", ignore_value=True), timeout=T), rpctypes.ErrGRPCValueProvided),
-        (kv.Put(pb.PutRequest(key=b"k", lease=5, ignore_lease=True), timeout=T), rpctypes.ErrGRPCLeaseProvided),
+        (
+            kv.Put(pb.PutRequest(key=b"k", value=b"v", ignore_value=True), timeout=T),
+            rpctypes.ErrGRPCValueProvided,
+        ),
+        (
+            kv.Put(pb.PutRequest(key=b"k", lease=5, ignore_lease=True), timeout=T),
+            rpctypes.ErrGRPCLeaseProvided,
+        ),
         (kv.Txn(pb.TxnRequest(success=[put, put]), timeout=T), rpctypes.ErrGRPCDuplicateKey),
         (kv.Txn(too_many, timeout=T), rpctypes.ErrGRPCTooManyOps),
-        (kv.Put(pb.PutRequest(key=b"big", value=b"x" * 1_600_000), timeout=T), rpctypes.ErrGRPCRequestTooLarge),
+        (
+            kv.Put(pb.PutRequest(key=b"big", value=b"x" * 1_600_000), timeout=T),
+            rpctypes.ErrGRPCRequestTooLarge,
+        ),
         (kv.Range(pb.RangeRequest(key=b"a", revision=1000), timeout=T), rpctypes.ErrGRPCFutureRev),
         (kv.Put(pb.PutRequest(key=b"k", lease=12345), timeout=T), rpctypes.ErrGRPCLeaseNotFound),
     ]
@@ -87,7 +98,9 @@ async def test_bad_requests_get_etcds_errors(served: Served) -> None:
 
 async def test_compact_then_old_revision_is_compacted(served: Served) -> None:
     kv = pb_grpc.KVStub(served.channel)
-    revs = [(await kv.Put(pb.PutRequest(key=b"c", value=b"%d" % i), timeout=T)).header.revision for i in range(3)]
+    revs = [
+        (await kv.Put(pb.PutRequest(key=b"c", value=b"%d" % i), timeout=T)).header.revision for i in range(3)
+    ]
     resp = await kv.Compact(pb.CompactionRequest(revision=revs[1], physical=True), timeout=T)
     assert resp.header.revision == revs[2]
     assert await _error(kv.Range(pb.RangeRequest(key=b"c", revision=revs[0]), timeout=T)) == _pair(
