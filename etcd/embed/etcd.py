@@ -57,6 +57,14 @@ class MemberServer(serve.PeerServer, Protocol):
     def stopping(self) -> asyncio.Event:
         """Set when the server begins to stop, by request or on a fatal error."""
 
+    @property
+    def stopped(self) -> asyncio.Event:
+        """Set once the server has stopped."""
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the server on its own (a failed WAL write, a failed apply), if anything."""
+
     async def stop(self) -> None: ...
 
 
@@ -351,12 +359,22 @@ async def _serve_when_ready(e: Etcd) -> None:
     e.ready.set()
 
 
+class ServerStopped(Exception):
+    """The server stopped by itself; ``cause`` is its fatal error, or None (e.g. this member was removed)."""
+
+    def __init__(self, cause: BaseException | None) -> None:
+        super().__init__(f"etcdserver: server stopped: {cause}" if cause else "etcdserver: server stopped")
+        self.cause = cause
+
+
 async def _watch_server(e: Etcd) -> None:
     """Reports the server stopping by itself (a fatal error, or this member removed) on ``errors``."""
-    assert e.server is not None
-    await e.server.stopping.wait()
+    server = e.server
+    assert server is not None
+    await server.stopping.wait()
+    await server.stopped.wait()
     with contextlib.suppress(asyncio.QueueFull):
-        e.errors.put_nowait(StartError("etcdserver: server stopped"))
+        e.errors.put_nowait(ServerStopped(server.error))
 
 
-__all__ = ["Etcd", "MemberServer", "Parts", "StartError", "default_parts", "start_etcd"]
+__all__ = ["Etcd", "MemberServer", "Parts", "ServerStopped", "StartError", "default_parts", "start_etcd"]

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import uvloop
 
 from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config
-from etcd.embed.etcd import Parts, start_etcd
+from etcd.embed.etcd import Parts, ServerStopped, start_etcd
 from etcd.etcdmain import config as etcdmain_config
 from etcd.etcdmain.datadir import DIR_MEMBER, DIR_PROXY, DataDirError, identify
 from etcd.pkg import logutil, systemd
@@ -139,7 +139,14 @@ async def _run(
             failed.cancel()
         code = 0
         if failed.done() and not failed.cancelled() and not got_signal:
-            log.error("etcd stopped", extra=fields({"error": str(failed.result())}))
+            error = failed.result()
+            # etcd 3.4: a server that stops by itself (this member removed) ends the process with 0; a
+            # listener error or a fatal server error is logged at fatal level, exit 1.
+            if not isinstance(error, ServerStopped) or error.cause is not None:
+                log.critical("etcd stopped", extra=fields({"error": str(error)}))
+                code = EXIT_FAILURE
+            else:
+                log.info("etcd server stopped")
         await e.close()
         return -got_signal[0] if got_signal else code
     finally:

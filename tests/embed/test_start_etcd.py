@@ -20,7 +20,7 @@ import pytest
 
 from etcd.api.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config, ConfigError, parse_urls
-from etcd.embed.etcd import Etcd, Parts, start_etcd
+from etcd.embed.etcd import Etcd, Parts, ServerStopped, start_etcd
 from etcd.embed.serve import StartError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -266,7 +266,8 @@ async def test_server_stopping_by_itself_is_reported(member: Etcd) -> None:
     assert member.server is not None
     await member.server.stop()
     error = await asyncio.wait_for(member.errors.get(), TIMEOUT)
-    assert "stopped" in str(error)
+    assert isinstance(error, ServerStopped)
+    assert (error.cause, str(error)) == (None, "etcdserver: server stopped")
 
 
 def metric_value(text: str, series: str) -> float:
