@@ -80,6 +80,14 @@ async def client_port(
         yield Served(srv, "127.0.0.1", port)
 
 
+async def cluster_version_decided(server: EtcdServer, timeout: float = 10.0) -> str:
+    """Waits for the leader to settle the cluster version (a second or so after start)."""
+    async with asyncio.timeout(timeout):
+        while server.cluster.version is None:
+            await asyncio.sleep(0.05)
+    return server.cluster.version
+
+
 @contextlib.asynccontextmanager
 async def metrics_port(server: EtcdServer) -> AsyncIterator[int]:
     async with serving(make_metrics_app(server)) as port:

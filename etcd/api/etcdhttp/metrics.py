@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, ClassVar, Final
 from aiohttp import web
 from prometheus_client import REGISTRY, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from etcd.version import SERVER_VERSION
@@ -32,6 +31,8 @@ from etcd.version import SERVER_VERSION
 if TYPE_CHECKING:
     from etcd.server.etcdserver import EtcdServer
 
+# Go's promhttp names the classic text format 0.0.4, which generate_latest writes.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_QUOTA_BYTES: Final = 2 * 1024 * 1024 * 1024  # etcd's DefaultQuotaBytes (--quota-backend-bytes=0)
 
 # etcd's Go client exposes no "<name>_created" series.
@@ -171,7 +172,7 @@ async def handle_metrics(request: web.Request, _path: str) -> web.StreamResponse
     Like Go's ``promhttp.Handler``, any method is answered.
     """
     body = _fix_go_counter_lines(generate_latest(REGISTRY))
-    headers = {"Content-Type": CONTENT_TYPE_LATEST}
+    headers = {"Content-Type": CONTENT_TYPE}
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
