@@ -26,6 +26,11 @@ class Served:
         return f"127.0.0.1:{self.port}"
 
 
+def stub(cls: Any, channel: grpc.aio.Channel) -> Any:
+    """A generated stub (``rpc_pb2_grpc.KVStub``...) on ``channel``; the generated classes are untyped."""
+    return cls(channel)
+
+
 @pytest.fixture
 def member_overrides() -> dict[str, Any]:
     """Config fields for the member; a test module overrides this fixture to change them."""

@@ -13,7 +13,7 @@ from etcd.api.healthpb import health_pb2 as hpb
 from etcd.api.healthpb import health_pb2_grpc as hpb_grpc
 from etcd.api.v3rpc import rpctypes
 from etcd.api.v3rpc.rpctypes import RPCError
-from tests.v3rpc.conftest import Served
+from tests.v3rpc.conftest import Served, stub
 
 T = 5.0
 
@@ -29,7 +29,7 @@ def _pair(err: RPCError) -> tuple[grpc.StatusCode, str]:
 
 
 async def test_member_list(served: Served) -> None:
-    resp = await pb_grpc.ClusterStub(served.channel).MemberList(pb.MemberListRequest(), timeout=T)
+    resp = await stub(pb_grpc.ClusterStub, served.channel).MemberList(pb.MemberListRequest(), timeout=T)
     assert (resp.header.cluster_id, resp.header.member_id, resp.header.revision) == (
         served.srv.cluster_id,
         served.srv.id,
@@ -45,7 +45,7 @@ async def test_member_list(served: Served) -> None:
 
 
 async def test_membership_changes_of_a_single_member(served: Served) -> None:
-    c = pb_grpc.ClusterStub(served.channel)
+    c = stub(pb_grpc.ClusterStub, served.channel)
     me = served.srv.id
     cases = [
         (c.MemberPromote(pb.MemberPromoteRequest(ID=me), timeout=T), rpctypes.ErrGRPCMemberNotLearner),
@@ -71,7 +71,7 @@ async def test_membership_changes_of_a_single_member(served: Served) -> None:
 
 
 async def test_auth_answers_as_etcd_with_auth_disabled(served: Served) -> None:
-    a = pb_grpc.AuthStub(served.channel)
+    a = stub(pb_grpc.AuthStub, served.channel)
     cases = [
         (a.AuthEnable(pb.AuthEnableRequest(), timeout=T), rpctypes.ErrGRPCRootUserNotExist),
         (
@@ -98,7 +98,7 @@ async def test_auth_answers_as_etcd_with_auth_disabled(served: Served) -> None:
 
 
 async def test_health_check(served: Served) -> None:
-    h = hpb_grpc.HealthStub(served.channel)
+    h = stub(hpb_grpc.HealthStub, served.channel)
     assert (await h.Check(hpb.HealthCheckRequest(), timeout=T)).status == hpb.HealthCheckResponse.SERVING
     assert await _error(h.Check(hpb.HealthCheckRequest(service="nope"), timeout=T)) == (
         grpc.StatusCode.NOT_FOUND,
@@ -127,7 +127,7 @@ async def test_grpc_metrics_count_started_and_handled_by_code(served: Served) ->
     started = _sample("grpc_server_started_total", **unary)
     ok = _sample("grpc_server_handled_total", **unary, grpc_code="OK")
     bad = _sample("grpc_server_handled_total", **unary, grpc_code="InvalidArgument")
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     await kv.Range(pb.RangeRequest(key=b"a"), timeout=T)
     await _error(kv.Range(pb.RangeRequest(), timeout=T))
     assert _sample("grpc_server_started_total", **unary) == started + 2

@@ -8,13 +8,13 @@ import pytest
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb import rpc_pb2_grpc as pb_grpc
 from etcd.api.v3rpc import rpctypes
-from tests.v3rpc.conftest import Served
+from tests.v3rpc.conftest import Served, stub
 
 T = 5.0
 
 
 async def test_put_range_delete_values_and_headers(served: Served) -> None:
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     put = await kv.Put(pb.PutRequest(key=b"a", value=b"1"), timeout=T)
     assert put.header.cluster_id == served.srv.cluster_id
     assert put.header.member_id == served.srv.id
@@ -33,7 +33,7 @@ async def test_put_range_delete_values_and_headers(served: Served) -> None:
 
 
 async def test_txn_compare_success_and_failure(served: Served) -> None:
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     await kv.Put(pb.PutRequest(key=b"k", value=b"v"), timeout=T)
     cmp = pb.Compare(key=b"k", target=pb.Compare.VALUE, result=pb.Compare.EQUAL, value=b"v")
     resp = await kv.Txn(
@@ -64,7 +64,7 @@ def _pair(err: rpctypes.RPCError) -> tuple[grpc.StatusCode, str]:
 
 
 async def test_bad_requests_get_etcds_errors(served: Served) -> None:
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     put = pb.RequestOp(request_put=pb.PutRequest(key=b"x", value=b"1"))
     too_many = pb.TxnRequest(
         success=[pb.RequestOp(request_put=pb.PutRequest(key=b"%d" % i)) for i in range(129)]
@@ -97,7 +97,7 @@ async def test_bad_requests_get_etcds_errors(served: Served) -> None:
 
 
 async def test_compact_then_old_revision_is_compacted(served: Served) -> None:
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     revs = [
         (await kv.Put(pb.PutRequest(key=b"c", value=b"%d" % i), timeout=T)).header.revision for i in range(3)
     ]

@@ -13,7 +13,7 @@ from etcd.api.etcdserverpb import rpc_pb2_grpc as pb_grpc
 from etcd.api.v3rpc import rpctypes
 from etcd.backend.snapshot import MAGIC
 from etcd.version import SERVER_VERSION as version
-from tests.v3rpc.conftest import Served
+from tests.v3rpc.conftest import Served, stub
 
 T = 5.0
 
@@ -25,8 +25,8 @@ async def _error(call: object) -> tuple[grpc.StatusCode, str]:
 
 
 async def test_lease_grant_keepalive_ttl_list_revoke(served: Served) -> None:
-    lease = pb_grpc.LeaseStub(served.channel)
-    kv = pb_grpc.KVStub(served.channel)
+    lease = stub(pb_grpc.LeaseStub, served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     g = await lease.LeaseGrant(pb.LeaseGrantRequest(TTL=30), timeout=T)
     assert g.ID > 0 and g.TTL == 30 and g.header.member_id == served.srv.id
     await kv.Put(pb.PutRequest(key=b"leased", value=b"v", lease=g.ID), timeout=T)
@@ -57,8 +57,8 @@ async def test_lease_grant_keepalive_ttl_list_revoke(served: Served) -> None:
 
 
 async def test_status_hash_hashkv_alarm_defrag(served: Served) -> None:
-    m = pb_grpc.MaintenanceStub(served.channel)
-    kv = pb_grpc.KVStub(served.channel)
+    m = stub(pb_grpc.MaintenanceStub, served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     rev = (await kv.Put(pb.PutRequest(key=b"a", value=b"1"), timeout=T)).header.revision
     st = await m.Status(pb.StatusRequest(), timeout=T)
     assert (st.version, st.leader, st.header.member_id, list(st.errors)) == (
@@ -80,11 +80,12 @@ async def test_status_hash_hashkv_alarm_defrag(served: Served) -> None:
 
 
 async def test_snapshot_stream_ends_with_its_sha256(served: Served) -> None:
-    kv = pb_grpc.KVStub(served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     for i in range(40):  # ~80 KB of values: several 32 KiB chunks
         await kv.Put(pb.PutRequest(key=b"s%d" % i, value=bytes([i]) * 2000), timeout=T)
     msgs = [
-        r async for r in pb_grpc.MaintenanceStub(served.channel).Snapshot(pb.SnapshotRequest(), timeout=T)
+        r
+        async for r in stub(pb_grpc.MaintenanceStub, served.channel).Snapshot(pb.SnapshotRequest(), timeout=T)
     ]
     data = b"".join(r.blob for r in msgs[:-1])
     assert len(msgs) >= 4
@@ -98,6 +99,6 @@ async def test_snapshot_stream_ends_with_its_sha256(served: Served) -> None:
 
 
 async def test_move_leader_to_itself_is_a_bad_transferee(served: Served) -> None:
-    m = pb_grpc.MaintenanceStub(served.channel)
+    m = stub(pb_grpc.MaintenanceStub, served.channel)
     err = await _error(m.MoveLeader(pb.MoveLeaderRequest(targetID=served.srv.id), timeout=T))
     assert err == (rpctypes.ErrGRPCBadLeaderTransferee.code, rpctypes.ErrGRPCBadLeaderTransferee.message)

@@ -14,18 +14,18 @@ from etcd.api.v3electionpb import v3election_pb2_grpc as epb_grpc
 from etcd.api.v3lockpb import v3lock_pb2 as lockpb
 from etcd.api.v3lockpb import v3lock_pb2_grpc as lockpb_grpc
 from etcd.api.v3rpc import rpctypes
-from tests.v3rpc.conftest import Served
+from tests.v3rpc.conftest import Served, stub
 
 T = 5.0
 
 
 async def _grant(served: Served, ttl: int = 30) -> int:
-    resp = await pb_grpc.LeaseStub(served.channel).LeaseGrant(pb.LeaseGrantRequest(TTL=ttl), timeout=T)
+    resp = await stub(pb_grpc.LeaseStub, served.channel).LeaseGrant(pb.LeaseGrantRequest(TTL=ttl), timeout=T)
     return int(resp.ID)
 
 
 async def test_lock_waits_for_the_holder_to_unlock(served: Served) -> None:
-    lock = lockpb_grpc.LockStub(served.channel)
+    lock = stub(lockpb_grpc.LockStub, served.channel)
     l1, l2 = await _grant(served), await _grant(served)
     first = await lock.Lock(lockpb.LockRequest(name=b"mylock", lease=l1), timeout=T)
     assert first.key == b"mylock/%x" % l1
@@ -40,12 +40,12 @@ async def test_lock_waits_for_the_holder_to_unlock(served: Served) -> None:
 
 
 async def test_lock_released_by_revoking_the_lease_and_unknown_lease(served: Served) -> None:
-    lock = lockpb_grpc.LockStub(served.channel)
+    lock = stub(lockpb_grpc.LockStub, served.channel)
     l1, l2 = await _grant(served), await _grant(served)
     await lock.Lock(lockpb.LockRequest(name=b"l", lease=l1), timeout=T)
     second = asyncio.ensure_future(lock.Lock(lockpb.LockRequest(name=b"l", lease=l2), timeout=T))
     await asyncio.sleep(0.2)
-    await pb_grpc.LeaseStub(served.channel).LeaseRevoke(pb.LeaseRevokeRequest(ID=l1), timeout=T)
+    await stub(pb_grpc.LeaseStub, served.channel).LeaseRevoke(pb.LeaseRevokeRequest(ID=l1), timeout=T)
     assert (await asyncio.wait_for(second, T)).key == b"l/%x" % l2
     with pytest.raises(grpc.aio.AioRpcError) as ei:
         await lock.Lock(lockpb.LockRequest(name=b"l", lease=0x77), timeout=T)
@@ -56,8 +56,8 @@ async def test_lock_released_by_revoking_the_lease_and_unknown_lease(served: Ser
 
 
 async def test_cancelled_lock_wait_removes_its_key(served: Served) -> None:
-    lock = lockpb_grpc.LockStub(served.channel)
-    kv = pb_grpc.KVStub(served.channel)
+    lock = stub(lockpb_grpc.LockStub, served.channel)
+    kv = stub(pb_grpc.KVStub, served.channel)
     l1, l2 = await _grant(served), await _grant(served)
     await lock.Lock(lockpb.LockRequest(name=b"c", lease=l1), timeout=T)
     with pytest.raises(grpc.aio.AioRpcError) as ei:
@@ -74,7 +74,7 @@ async def test_cancelled_lock_wait_removes_its_key(served: Served) -> None:
 
 
 async def test_campaign_proclaim_leader_observe_resign(served: Served) -> None:
-    e = epb_grpc.ElectionStub(served.channel)
+    e = stub(epb_grpc.ElectionStub, served.channel)
     l1, l2 = await _grant(served), await _grant(served)
     won = await e.Campaign(epb.CampaignRequest(name=b"el", lease=l1, value=b"one"), timeout=T)
     assert (won.leader.name, won.leader.key, won.leader.lease) == (b"el", b"el/%x" % l1, l1)

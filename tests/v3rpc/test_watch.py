@@ -12,7 +12,7 @@ import pytest
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb import rpc_pb2_grpc as pb_grpc
 from etcd.mvcc.mvccpb.kv_pb2 import Event
-from tests.v3rpc.conftest import Served
+from tests.v3rpc.conftest import Served, stub
 
 T = 5.0
 
@@ -24,8 +24,8 @@ def member_overrides() -> dict[str, Any]:
 
 class WatchClient:
     def __init__(self, served: Served) -> None:
-        self.call = pb_grpc.WatchStub(served.channel).Watch()
-        self.kv = pb_grpc.KVStub(served.channel)
+        self.call = stub(pb_grpc.WatchStub, served.channel).Watch()
+        self.kv = stub(pb_grpc.KVStub, served.channel)
 
     async def create(self, **kw: Any) -> pb.WatchResponse:
         await self.call.write(pb.WatchRequest(create_request=pb.WatchCreateRequest(**kw)))
@@ -123,7 +123,7 @@ async def test_fragment_splits_a_large_revision(wc: WatchClient) -> None:
     await wc.create(key=b"f", range_end=b"g", fragment=True, prev_kv=True)
     ops = [pb.RequestOp(request_put=pb.PutRequest(key=b"f%d" % i, value=big.upper())) for i in range(8)]
     rev = (await wc.kv.Txn(pb.TxnRequest(success=ops), timeout=T)).header.revision
-    pieces = []
+    pieces: list[pb.WatchResponse] = []
     while not pieces or pieces[-1].fragment:
         pieces.append(await wc.read())
     assert [(len(p.events), p.fragment, p.header.revision) for p in pieces] == [
@@ -135,7 +135,7 @@ async def test_fragment_splits_a_large_revision(wc: WatchClient) -> None:
 
 
 async def test_hasleader_metadata_is_accepted_with_a_leader(served: Served) -> None:
-    call = pb_grpc.WatchStub(served.channel).Watch(metadata=(("hasleader", "true"),))
+    call = stub(pb_grpc.WatchStub, served.channel).Watch(metadata=(("hasleader", "true"),))
     await call.write(pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"h")))
     resp = await asyncio.wait_for(call.read(), T)
     assert resp.created
