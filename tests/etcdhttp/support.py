@@ -55,12 +55,12 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[int]:
-    """Runs ``app`` on a free 127.0.0.1 port (bound as port 0); yields the port."""
+async def serving(app: web.Application, port: int = 0) -> AsyncIterator[int]:
+    """Runs ``app`` on 127.0.0.1:``port`` (0: a free port); yields the port."""
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         port = runner.addresses[0][1]
         yield int(port)
