@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 
 import grpc
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb import rpc_pb2_grpc as pb_grpc
 from etcd.api.v3rpc import rpctypes
+from etcd.backend import buckets
+from etcd.backend.backend import Backend
 from etcd.backend.snapshot import MAGIC
 from etcd.version import SERVER_VERSION as version
 from tests.v3rpc.conftest import Served, stub
@@ -79,7 +82,7 @@ async def test_status_hash_hashkv_alarm_defrag(served: Served) -> None:
     assert await m.Defragment(pb.DefragmentRequest(), timeout=T) == pb.DefragmentResponse()
 
 
-async def test_snapshot_stream_ends_with_its_sha256(served: Served) -> None:
+async def test_snapshot_stream_ends_with_its_sha256(served: Served, tmp_path: Path) -> None:
     kv = stub(pb_grpc.KVStub, served.channel)
     for i in range(40):  # ~80 KB of values: several 32 KiB chunks
         await kv.Put(pb.PutRequest(key=b"s%d" % i, value=bytes([i]) * 2000), timeout=T)
@@ -95,6 +98,11 @@ async def test_snapshot_stream_ends_with_its_sha256(served: Served) -> None:
     ]
     assert msgs[-1].remaining_bytes == 0 and msgs[-1].blob == hashlib.sha256(data).digest()
     assert data.startswith(MAGIC)
+    assert len(data) % 512 == 0  # etcdctl's check on a saved snapshot
+    restored = tmp_path / "restored"
+    Backend.restore_from([data], str(restored))  # the zero padding after the backend's digest is ignored
+    with Backend(str(restored)) as be, be.read_tx() as tx:
+        assert tx.unsafe_range(buckets.KEY, b"", b"\xff", 1000)
     assert not msgs[0].HasField("header")
 
 

@@ -2,7 +2,8 @@
 the Snapshot stream and MoveLeader.
 
 Snapshot streams the backend's snapshot in 32 KiB chunks, each with the bytes still to come in
-``remaining_bytes``, then one last message whose blob is the SHA-256 of every byte sent, which
+``remaining_bytes`` (the stream is zero-padded to a multiple of 512 bytes, as etcdctl expects of
+bbolt's pages), then one last message whose blob is the SHA-256 of every byte sent, which
 ``etcdctl snapshot save`` checks; as etcd 3.4, these messages carry no header. MoveLeader is refused
 with ``ErrGRPCNotLeader`` on a member that is not the leader.
 """
@@ -21,6 +22,7 @@ from etcd.api.v3rpc.rpctypes import RPCException
 from etcd.api.v3rpc.server_api import Context, V3Server
 
 SNAPSHOT_SEND_BUFFER_SIZE = 32 * 1024  # etcd's snapshotSendBufferSize
+SNAPSHOT_ALIGN = 512  # etcdctl checks the snapshot length is a multiple of this (snapshot/v3_snapshot.go hasChecksum)
 
 
 class MaintenanceServer(rpc_pb2_grpc.MaintenanceServicer):
@@ -68,12 +70,16 @@ class MaintenanceServer(rpc_pb2_grpc.MaintenanceServicer):
             f = await asyncio.to_thread(open, snap.path, "rb")
             try:
                 h = hashlib.sha256()
-                total = snap.size
+                # etcd 3.4 compat: etcdctl snapshot save refuses a download whose length is not a multiple
+                # of 512 (bbolt's page size) plus the 32-byte digest ("sha256 checksum not found"); zeros
+                # after the backend snapshot's own end are ignored by its restore.
+                total = snap.size + (-snap.size % SNAPSHOT_ALIGN)
                 sent = 0
                 while total - sent > 0:
-                    blob = await asyncio.to_thread(f.read, SNAPSHOT_SEND_BUFFER_SIZE)
-                    if not blob:
-                        break  # cannot happen to a finished snapshot file; never loop on it
+                    want = min(SNAPSHOT_SEND_BUFFER_SIZE, total - sent)
+                    blob = await asyncio.to_thread(f.read, want)
+                    if len(blob) < want:
+                        blob += bytes(want - len(blob))  # past the end of the file: the padding
                     sent += len(blob)
                     h.update(blob)
                     yield pb.SnapshotResponse(remaining_bytes=total - sent, blob=blob)
