@@ -22,7 +22,8 @@ from etcd.api.v3rpc.rpctypes import RPCException
 from etcd.api.v3rpc.server_api import Context, V3Server
 
 SNAPSHOT_SEND_BUFFER_SIZE = 32 * 1024  # etcd's snapshotSendBufferSize
-SNAPSHOT_ALIGN = 512  # etcdctl checks the snapshot length is a multiple of this (snapshot/v3_snapshot.go hasChecksum)
+# etcdctl checks that a snapshot is a multiple of this long (snapshot/v3_snapshot.go hasChecksum).
+SNAPSHOT_ALIGN = 512
 
 
 class MaintenanceServer(rpc_pb2_grpc.MaintenanceServicer):
