@@ -1,9 +1,14 @@
 """Where our member spends its time under load: py-spy samples of its process, summed per function.
 
-``record`` attaches ``py-spy record`` to a running PID for a fixed time (``--nonblocking``: the process is
-not paused to sample it, so the load it serves is barely slowed) and writes py-spy's raw format, one
-collapsed stack per line (``outer;...;inner count``). ``summarize`` turns that into the functions with the
-most samples on top of the stack (self) and anywhere in it (total), as fractions of all samples.
+``record`` attaches ``py-spy record`` to a running PID for a fixed time and writes py-spy's raw format,
+one collapsed stack per line (``outer;...;inner count``). It samples only the thread holding the GIL
+(``--gil``), which is where a Python member's CPU goes (threads waiting in fdatasync or on a queue are not
+counted), and does not pause the process to sample it (``--nonblocking``), so the load it serves is barely
+slowed; ``--native`` would show the C frames but pauses the process and cuts its throughput tenfold.
+``summarize`` turns the stacks into the functions with the most samples on top of the stack (self) and
+anywhere in it (total), as fractions of all samples. Without native frames, a Python frame's self time
+includes the C code it called: ``Runner.run`` (the uvloop run loop) holds uvloop's callbacks and grpcio's
+Cython core.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def record(pid: int, seconds: float, out: Path, *, rate: int = 200) -> subproces
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
     args = [
         exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
-        "--format", "raw", "--nonblocking", "--subprocesses", "--output", str(out),
+        "--format", "raw", "--gil", "--nonblocking", "--output", str(out),
     ]  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -87,7 +92,10 @@ def summarize(raw: str, top: int = 20) -> tuple[int, list[Cost], list[Cost]]:
 
 
 def format_costs(samples: int, by_self: list[Cost], by_total: list[Cost]) -> str:
-    lines = [f"py-spy: {samples} samples of our member under the Put 16x64 load"]
+    lines = [
+        f"py-spy: {samples} samples of our member's GIL-holding thread under the Put 16x64 load",
+        "  (a frame's self time includes the C code it calls: Runner.run = uvloop's loop and grpcio's core)",
+    ]
     for title, costs in (("by self time (on top of the stack)", by_self), ("by total time", by_total)):
         lines.append(f"  {title}:")
         lines.append(f"    {'self':>6s} {'total':>6s}  function")

@@ -207,6 +207,14 @@ class Member:
         form = urllib.parse.urlencode({"value": READ_VALUE.decode()}).encode()
         self.http_json("PUT", "/v2/keys/" + READ_KEY.decode(), form, "application/x-www-form-urlencoded")
 
+    def reply_size(self, path: str, request: bytes) -> int:
+        """Bytes of DATA in one gRPC reply to ``request`` (serialized) on ``path``: frame header + message."""
+        import grpc
+
+        with grpc.insecure_channel(self.target) as channel:
+            reply = channel.unary_unary(path)(request, timeout=10)
+        return 5 + len(reply)
+
     def revision(self) -> int:
         """The current revision, from a serializable Range's header."""
         import grpc
