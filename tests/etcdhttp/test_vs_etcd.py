@@ -129,6 +129,8 @@ async def both(sides: Sides, method: str, target: str, **kw: object) -> tuple[An
         ("POST", "/v2/members"),
         ("GET", "/v3/kv/range"),
         ("POST", "/v3/nope"),
+        ("POST", "/debug/vars"),
+        ("GET", "/config/local/log"),
     ],
 )
 async def test_static_answers_match(sides: Sides, method: str, target: str) -> None:
@@ -232,3 +234,35 @@ async def test_metrics_ports_match(sides: Sides) -> None:
         ours = await raw_exchange(sides.ours_metrics, "GET", target)
         ignore = frozenset(FRAMING if target == "/metrics" else ())
         assert_same(real, ours, body=compare_body, what=target, ignore=ignore)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Level":"INFO"}',
+        b'{"level":"warning"}',
+        b'{"Level":"n"}',
+        b'{"Level":"nope"}',
+        b"{}",
+        b'{"Level":1}',
+        b"not json",
+        b"null",
+        b'{"Level":"INFO"}',
+    ],
+)
+async def test_log_level_answers_match(sides: Sides, body: bytes) -> None:
+    real, ours = await both(sides, "PUT", "/config/local/log", body=body)
+    assert_same(real, ours, what=body.decode())
+
+
+async def test_debug_vars_has_etcds_raft_status(sides: Sides) -> None:
+    real, ours = await both(sides, "GET", "/debug/vars")
+    assert_same(real, ours, body=False, ignore=frozenset(FRAMING))
+    real_vars, our_vars = json.loads(real.body), json.loads(ours.body)
+    assert set(our_vars) == {"cmdline", "raft.status"} and set(our_vars) <= set(real_vars)
+    assert list(our_vars["raft.status"]) == list(real_vars["raft.status"])
+    (real_progress,) = real_vars["raft.status"]["progress"].values()
+    (our_progress,) = our_vars["raft.status"]["progress"].values()
+    assert list(our_progress) == list(real_progress)
+    assert our_vars["raft.status"]["raftState"] == real_vars["raft.status"]["raftState"] == "StateLeader"
+    assert ours.body.startswith(b'{\n"cmdline": [') and ours.body.endswith(b"}\n}\n")

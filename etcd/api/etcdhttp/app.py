@@ -2,7 +2,8 @@
 ``accessController``, ``etcdhttp.HandleBasic``, ``v2http.NewClientHandler``, ``serveMetrics``).
 
 ``make_client_app`` is what the client port's HTTP/1.1 connections reach: the access controller,
-then one Go-style multiplexer holding ``/metrics``, ``/health``, ``/version``, the v2 API with
+then one Go-style multiplexer holding ``/metrics``, ``/health``, ``/version``, ``/debug/vars``,
+``/config/local/log``, the v2 API with
 ``--enable-v2``, and the ``/v3`` JSON gateway (a ``grpc.aio`` channel to the member's own gRPC server,
 opened when the app starts and closed when it is cleaned up); anything else is Go's 404.
 ``make_metrics_app`` is the ``--listen-metrics-urls`` port: ``/metrics`` and ``/health`` only.
@@ -16,6 +17,7 @@ import grpc
 from aiohttp import web
 
 from etcd.api.etcdhttp.access import AccessController, add_cors_on_prepare
+from etcd.api.etcdhttp.base import handle_log_level, make_vars_handler
 from etcd.api.etcdhttp.gohttp import GoMux, drop_server_header
 from etcd.api.etcdhttp.health import make_health_handler
 from etcd.api.etcdhttp.metrics import handle_metrics, server_state
@@ -62,6 +64,8 @@ class GatewayMount:
 def client_mux(server: EtcdServer, gateway: GatewayMount | None) -> GoMux:
     """The client port's routes (etcd's ``HandleBasic`` + ``handleV2`` + the gateway at ``/v3/``)."""
     mux = GoMux()
+    mux.handle("/debug/vars", make_vars_handler(server))
+    mux.handle("/config/local/log", handle_log_level)
     mux.handle("/metrics", handle_metrics)
     mux.handle("/health", make_health_handler(server))
     mux.handle("/version", make_version_handler(server))
