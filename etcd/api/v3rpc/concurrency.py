@@ -10,13 +10,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+import functools
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+from grpc import StatusCode
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
+from etcd.api.v3rpc.errors import to_grpc_error
+from etcd.api.v3rpc.rpctypes import RPCError, RPCException
 from etcd.api.v3rpc.server_api import V3Server
 from etcd.mvcc.errors import ErrCompacted
 from etcd.mvcc.mvccpb.kv_pb2 import Event
 from etcd.mvcc.watcher import WatchResponse
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def as_client_error(exc: Exception) -> RPCException:
+    """``exc`` as etcd's v3lock/v3election send it: they call the member through a clientv3 client, whose
+    errors carry no gRPC status, so grpc-go sends every failure as UNKNOWN with its text (etcd 3.4.23:
+    Lock with an unknown lease is UNKNOWN "etcdserver: requested lease not found")."""
+    return RPCException(RPCError(StatusCode.UNKNOWN, to_grpc_error(exc).message))
+
+
+def client_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Decorates a servicer method so that whatever it raises goes out as ``as_client_error`` says."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            raise as_client_error(exc) from exc
+
+    return wrapper
+
 
 DEFAULT_SESSION_TTL = 60  # seconds, concurrency's defaultSessionTTL: the lease made for a request without one
 

@@ -5,13 +5,13 @@ A candidate puts ``<name>/<lease hex>`` with its value and becomes leader once e
 ``<name>/`` created before it is deleted. ``LeaderKey`` (name, key, create revision, lease) names a
 leadership; Proclaim rewrites its value and Resign deletes its key, both only while the key still has
 that create revision. Leader is the oldest key under the prefix; Observe streams it and every change
-of it. Errors not in etcd's gRPC table go out as Go's plain errors do, UNKNOWN with the text.
+of it. Every failure is UNKNOWN with etcd's text, as etcd's (``concurrency.as_client_error``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
 
@@ -59,6 +59,7 @@ class ElectionServer(v3election_pb2_grpc.ElectionServicer):
         )
         return resp.header
 
+    @concurrency.client_errors
     async def Campaign(self, request: epb.CampaignRequest, context: Context) -> epb.CampaignResponse:
         s = self._server
         lease = await concurrency.session_lease(s, request.lease)
@@ -94,6 +95,7 @@ class ElectionServer(v3election_pb2_grpc.ElectionServicer):
             leader=epb.LeaderKey(name=request.name, key=key, rev=rev, lease=lease),
         )
 
+    @concurrency.client_errors
     async def Proclaim(self, request: epb.ProclaimRequest, context: Context) -> epb.ProclaimResponse:
         if not request.HasField("leader"):
             raise RPCException(ErrMissingLeaderKey)
@@ -101,12 +103,14 @@ class ElectionServer(v3election_pb2_grpc.ElectionServicer):
         hdr = await self._proclaim(ld.key, ld.rev, request.value)
         return epb.ProclaimResponse(header=self._hdr.fill(hdr))
 
+    @concurrency.client_errors
     async def Resign(self, request: epb.ResignRequest, context: Context) -> epb.ResignResponse:
         if not request.HasField("leader"):
             raise RPCException(ErrMissingLeaderKey)
         hdr = await self._resign(request.leader.key, request.leader.rev)
         return epb.ResignResponse(header=self._hdr.fill(hdr))
 
+    @concurrency.client_errors
     async def Leader(self, request: epb.LeaderRequest, context: Context) -> epb.LeaderResponse:
         resp = await self._server.range(concurrency.first_create(request.name + b"/"))
         if not resp.kvs:
@@ -118,6 +122,14 @@ class ElectionServer(v3election_pb2_grpc.ElectionServicer):
     ) -> AsyncIterator[epb.LeaderResponse]:
         """concurrency's ``Election.observe``: the current leader (or the first one to appear), then each
         new value of its key until it is deleted, then the next leader, until the client leaves."""
+        try:
+            async with contextlib.aclosing(self._observe(request)) as responses:
+                async for resp in responses:
+                    yield resp
+        except Exception as exc:
+            raise concurrency.as_client_error(exc) from exc
+
+    async def _observe(self, request: epb.LeaderRequest) -> AsyncGenerator[epb.LeaderResponse, None]:
         s = self._server
         pfx = request.name + b"/"
         while True:

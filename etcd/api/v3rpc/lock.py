@@ -3,7 +3,8 @@
 Lock puts ``<name>/<lease hex>`` with the caller's lease (a new 60 s lease if it gave none), then waits
 until every key under ``<name>/`` created before it is deleted; the caller owns the lock from then
 until it deletes the key (Unlock) or its lease ends. A call cancelled while waiting deletes its key.
-A lease that does not exist fails the put: ``etcdserver: requested lease not found``.
+Every failure is UNKNOWN with etcd's text, as etcd's (``concurrency.as_client_error``): a lease that
+does not exist fails the put with ``etcdserver: requested lease not found``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class LockServer(v3lock_pb2_grpc.LockServicer):
         self._server = server
         self._hdr = Header(server)
 
+    @concurrency.client_errors
     async def Lock(self, request: lockpb.LockRequest, context: Context) -> lockpb.LockResponse:
         s = self._server
         lease = await concurrency.session_lease(s, request.lease)
@@ -57,6 +59,7 @@ class LockServer(v3lock_pb2_grpc.LockServicer):
                 raise
         return lockpb.LockResponse(header=self._hdr.fill(hdr), key=my_key)
 
+    @concurrency.client_errors
     async def Unlock(self, request: lockpb.UnlockRequest, context: Context) -> lockpb.UnlockResponse:
         if not request.key:
             raise ErrEmptyKey()

@@ -59,7 +59,10 @@ class MaintenanceServer(rpc_pb2_grpc.MaintenanceServicer):
     async def MoveLeader(self, request: pb.MoveLeaderRequest, context: Context) -> pb.MoveLeaderResponse:
         if not self._server.is_leader():
             raise RPCException(rpctypes.ErrGRPCNotLeader)
-        await self._server.move_leader(request.targetID)
+        if request.targetID != self._server.id:
+            # etcd 3.4 compat: etcdserver/server.go MoveLeader returns at once when the transferee already
+            # leads (3.4.23 answers OK); our server refuses itself as a bad transferee.
+            await self._server.move_leader(request.targetID)
         # etcd 3.4 compat: v3rpc/maintenance.go answers an empty MoveLeaderResponse, no header.
         return pb.MoveLeaderResponse()
 
