@@ -134,6 +134,7 @@ async def raw_exchange(
     headers: dict[str, str] | None = None,
     body: bytes = b"",
     host: str | None = None,
+    timeout: float = T,
 ) -> Answer:
     """One request on a new connection to 127.0.0.1:``port``; the answer read to the connection's end
     (a HEAD answer ends after its headers)."""
@@ -141,7 +142,7 @@ async def raw_exchange(
     try:
         writer.write(_request_bytes(method, target, host or f"127.0.0.1:{port}", headers, body))
         await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), T)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         status, hdrs = _parse_head(head[:-4])
         answer = Answer(status, hdrs, b"")
         if method == "HEAD":

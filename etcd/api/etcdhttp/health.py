@@ -1,6 +1,7 @@
 """``/health`` (etcd 3.4.23's ``etcdhttp/metrics.go`` health handler).
 
-Healthy means, checked in this order: no active alarm except those named by ``?exclude=`` (e.g.
+Healthy means, checked in this order: no active alarm (as this member has applied them, read
+locally as etcd's ``Alarms()``) except those named by ``?exclude=`` (e.g.
 ``exclude=NOSPACE``), a known leader, and a quorum read (a v2 ``QGET`` through raft, as etcd does)
 that answers within one second. The answer is ``{"health":"true"}`` (200, which Go labels
 ``text/plain``) or ``{"health":"false"}`` (503, through ``http.Error``). Each check counts in
@@ -38,7 +39,7 @@ async def check_health(server: EtcdServer, excluded_alarms: Collection[str]) -> 
 
 
 async def _check(server: EtcdServer, excluded_alarms: Collection[str]) -> bool:
-    for alarm in await active_alarms(server):
+    for alarm in server.alarms():
         name = rpc_pb2.AlarmType.Name(alarm.alarm)
         if name in excluded_alarms:
             continue
@@ -53,12 +54,6 @@ async def _check(server: EtcdServer, excluded_alarms: Collection[str]) -> bool:
         log.warning("/health error; QGET failed %s (status code 503)", e or type(e).__name__)
         return False
     return True
-
-
-async def active_alarms(server: EtcdServer) -> list[rpc_pb2.AlarmMember]:
-    """The alarms raised anywhere in the cluster, as the member knows them."""
-    resp = await server.alarm(rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.GET))
-    return list(resp.alarms)
 
 
 def make_health_handler(server: EtcdServer) -> Handler:

@@ -30,6 +30,7 @@ from etcd.api.v2http.keys_response import (
     render_watch_event,
     render_watch_start,
 )
+from etcd.server.errors import ErrTimeout
 from etcd.v2store.event import Event
 from etcd.v2store.watcher import Watcher
 
@@ -115,6 +116,10 @@ def make_keys_handler(server: EtcdServer) -> Handler:
         waiter = _WatchWaiter() if rr.Wait else None
         try:
             result = await server.v2_do(rr, notify=waiter.notify if waiter is not None else None)
+        except TimeoutError:
+            # etcd's parseProposeCtxErr: a proposal that found no leader in time is ErrTimeout.
+            metrics.report_failed(rr, ErrTimeout())
+            return rendered(ErrTimeout())
         except Exception as e:
             metrics.report_failed(rr, e)
             return rendered(e)
