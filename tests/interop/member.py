@@ -1,7 +1,8 @@
 """One etcd member as a real process for the interop tests: the real etcd 3.4 or ours (``python -m etcd``).
 
 Both are started with the same flags on free 127.0.0.1 ports and a data dir under the test's tmp dir, are
-served once their gRPC ``Maintenance/Status`` answers, and are killed by PID when the test is done. The
+served once their gRPC ``Maintenance/Status`` answers and /version shows a cluster version, and are killed
+by PID when the test is done. The
 same member can be SIGKILLed and started again on the same ports and data dir (``Member.restart``).
 """
 
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,13 +136,33 @@ class Member:
                     pytest.fail(f"{self.kind} etcd exited with {self.proc.returncode}:\n{self.log_tail()}")
                 try:
                     status(b"", timeout=1.0, wait_for_ready=True)
-                    return
+                    break
                 except grpc.RpcError as e:
                     if time.monotonic() > deadline:
                         self.kill()
                         pytest.fail(f"{self.kind} etcd did not come up: {e}\n{self.log_tail()}")
         finally:
             channel.close()
+        self._wait_cluster_version(deadline)
+
+    def _wait_cluster_version(self, deadline: float) -> None:
+        """Wait until /version shows a decided cluster version.
+
+        The real etcd writes it (a v2 store entry, so it moves every later v2 index by one) right as it
+        starts serving; waiting for it on both members keeps their v2 indexes equal in the transcripts.
+        """
+        version = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/version", timeout=1.0) as resp:
+                    version = resp.read().decode()
+                if '"etcdcluster":"not_decided"' not in version:
+                    return
+            except OSError as e:
+                version = str(e)
+            time.sleep(0.05)
+        self.kill()
+        pytest.fail(f"{self.kind} etcd never decided its cluster version: {version}\n{self.log_tail()}")
 
     def kill(self) -> None:
         """SIGKILL the process (by its PID) and reap it."""

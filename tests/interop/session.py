@@ -3,10 +3,10 @@
 A session is a list of ``Step``s, each one bash command line run with etcdctl's environment pointing at the
 member (``ETCDCTL_API=3``, ``ETCDCTL_ENDPOINTS``) and a few variables: ``$EP`` (host:port), ``$URL``
 (http://host:port), ``$TMP`` (a scratch dir), every value an earlier step captured, and on the PATH
-``etcdctl2`` (etcdctl with ``ETCDCTL_API=2``). The transcript keeps each command's stdout, stderr and
-exit code, with what must differ between two members masked: member and cluster ids, ports, leases,
-scratch paths, timings, and the etcdctl client's own log lines. Two members that behave alike give equal
-transcripts.
+``etcdctl2`` (etcdctl with ``ETCDCTL_API=2``) and ``curlh`` (curl -i, header lines sorted). The transcript
+keeps each command's stdout, stderr and exit code, with what must differ between two members masked:
+member and cluster ids, ports, leases, scratch paths, timings, and the etcdctl client's own log lines. Two
+members that behave alike give equal transcripts.
 """
 
 from __future__ import annotations
@@ -22,8 +22,18 @@ from tests.interop.member import Member
 
 STEP_TIMEOUT = 20.0  # seconds; bounded commands use `timeout N` themselves, well below this
 
-# etcdctl speaking the v2 API, as a script so that `timeout` can run it too.
-ETCDCTL2 = '#!/bin/sh\nETCDCTL_API=2 ETCDCTL_ENDPOINTS="$URL" exec etcdctl "$@"\n'
+# Helper programs put on the PATH of every step (scripts, so that `timeout` can run them too).
+HELPERS = {
+    # etcdctl speaking the v2 API.
+    "etcdctl2": '#!/bin/sh\nETCDCTL_API=2 ETCDCTL_ENDPOINTS="$URL" exec etcdctl "$@"\n',
+    # curl -i with the header lines sorted: their order carries no meaning (RFC 9110 §5.3), Go sorts them.
+    "curlh": (
+        '#!/bin/sh\ncurl -sS -D "$TMP/.headers" -o "$TMP/.body" "$@"; rc=$?\n'
+        'tr -d "\\r" < "$TMP/.headers" | head -n 1\n'
+        'tr -d "\\r" < "$TMP/.headers" | tail -n +2 | grep -v "^$" | sort\n'
+        'echo; cat "$TMP/.body"; echo; exit $rc\n'
+    ),
+}
 
 # Masks applied to every transcript: (pattern, replacement).
 _GLOBAL_MASKS: tuple[tuple[str, str], ...] = (
@@ -61,9 +71,10 @@ class Session:
 
     def __post_init__(self) -> None:
         (self.scratch / "bin").mkdir(parents=True, exist_ok=True)
-        etcdctl2 = self.scratch / "bin" / "etcdctl2"
-        etcdctl2.write_text(ETCDCTL2)
-        etcdctl2.chmod(0o755)
+        for name, text in HELPERS.items():
+            helper = self.scratch / "bin" / name
+            helper.write_text(text)
+            helper.chmod(0o755)
         status = self._etcdctl_json(["endpoint", "status"])
         header = status[0]["Status"]["header"]
         self._mask_id(int(header["member_id"]), "MEMBER_ID")
