@@ -20,7 +20,7 @@ from etcd.api.v3lockpb import v3lock_pb2_grpc
 from etcd.api.v3rpc.auth import AuthServer
 from etcd.api.v3rpc.election import ElectionServer
 from etcd.api.v3rpc.health import HealthServer
-from etcd.api.v3rpc.interceptor import wrap_handler
+from etcd.api.v3rpc.interceptor import LeaderMonitor, wrap_handler
 from etcd.api.v3rpc.key import KVServer
 from etcd.api.v3rpc.lease import LeaseServer
 from etcd.api.v3rpc.lock import LockServer
@@ -86,8 +86,11 @@ def make_grpc_server(server: V3Server) -> grpc.aio.Server:
         add(servicer, collector)
 
     grpc_server = grpc.aio.server(options=server_options(server))
+    monitor = LeaderMonitor(server)
     for service, handlers in collector.services.items():
-        wrapped = {method: wrap_handler(h, service, method, server) for method, h in handlers.items()}
+        wrapped = {
+            method: wrap_handler(h, service, method, server, monitor) for method, h in handlers.items()
+        }
         grpc_server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
         grpc_server.add_registered_method_handlers(service, wrapped)
     return grpc_server

@@ -4,7 +4,9 @@
 returns one that, around the servicer's behaviour:
 
 - refuses the call with ``ErrGRPCNoLeader`` when the client sent ``hasleader: true`` metadata and the
-  member knows no leader (etcd checks this for unary calls and streams alike);
+  member knows no leader (etcd checks this for unary calls and streams alike); such a stream, once
+  open, ends with ``ErrGRPCNoLeader`` when the member has had no leader for ``MAX_NO_LEADER_CNT``
+  election timeouts in a row (``LeaderMonitor``, etcd's ``monitorLeader``);
 - turns any exception the servicer lets out into the status ``errors.to_grpc_error`` gives, so
   servicers just ``raise`` (etcd's ``togRPCError`` at every return);
 - counts ``grpc_server_started_total``, ``grpc_server_handled_total`` (with the final code) and the
@@ -29,18 +31,61 @@ from etcd.api.v3rpc.errors import to_grpc_error
 from etcd.api.v3rpc.rpctypes import RPCException
 from etcd.api.v3rpc.server_api import V3Server
 
-LeaderFunc = Callable[[], int]
+# etcd's maxNoLeaderCnt: election timeouts without a leader before leader-requiring streams are ended.
+MAX_NO_LEADER_CNT = 3
 
 
-def _require_leader(leader: LeaderFunc, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+def _require_leader(leader: Callable[[], int], context: grpc.aio.ServicerContext[Any, Any]) -> bool:
+    """True if the call asked for a leader (``hasleader: true``); raises ErrGRPCNoLeader if there is none."""
     md = context.invocation_metadata()
     if not md:
-        return
+        return False
     for key, value in md:
         if key == rpctypes.MetadataRequireLeaderKey and value == rpctypes.MetadataHasLeader:
             if leader() == 0:
                 raise RPCException(rpctypes.ErrGRPCNoLeader)
-            return
+            return True
+    return False
+
+
+class LeaderMonitor:
+    """Ends the open streams that asked for a leader once the member has had none for ``MAX_NO_LEADER_CNT``
+    election timeouts (etcd's ``monitorLeader``): it cancels each stream's task, whose wrapper then
+    answers ErrGRPCNoLeader. Its checking task runs only while such streams are open."""
+
+    def __init__(self, server: V3Server) -> None:
+        self._server = server
+        self._streams: set[asyncio.Task[Any]] = set()
+        self._ended: set[asyncio.Task[Any]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, task: asyncio.Task[Any]) -> None:
+        self._streams.add(task)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="v3rpc-leader-monitor")
+
+    def unregister(self, task: asyncio.Task[Any]) -> None:
+        self._streams.discard(task)
+        self._ended.discard(task)
+
+    def ended_for_no_leader(self, task: asyncio.Task[Any]) -> bool:
+        """True if this monitor cancelled ``task``, rather than the client or the server's shutdown."""
+        return task in self._ended
+
+    async def _run(self) -> None:
+        interval = self._server.cfg.election_timeout / 1000
+        no_leader = 0
+        try:
+            while self._streams and not self._server.stopping.is_set():
+                await asyncio.sleep(interval)
+                no_leader = no_leader + 1 if self._server.leader() == 0 else 0
+                if no_leader >= MAX_NO_LEADER_CNT:
+                    for t in self._streams:
+                        self._ended.add(t)
+                        t.cancel()
+                    self._streams.clear()
+        finally:
+            self._task = None
 
 
 async def _counted(requests: AsyncIterator[Any], inc: Callable[[], None]) -> AsyncIterator[Any]:
@@ -68,7 +113,7 @@ def _abort_code(context: grpc.aio.ServicerContext[Any, Any]) -> StatusCode:
 
 
 def wrap_handler(
-    handler: grpc.RpcMethodHandler, service: str, method: str, server: V3Server
+    handler: grpc.RpcMethodHandler, service: str, method: str, server: V3Server, monitor: LeaderMonitor
 ) -> grpc.RpcMethodHandler:
     """``handler`` guarded, error-mapped and counted; see the module docstring."""
     kind = metrics.grpc_type(handler.request_streaming, handler.response_streaming)
@@ -124,14 +169,25 @@ def wrap_handler(
         else:
             received.inc()
         code = StatusCode.OK
+        task: asyncio.Task[Any] | None = None
         try:
-            _require_leader(leader, context)
+            if _require_leader(leader, context):
+                task = asyncio.current_task()
+                if task is not None:
+                    monitor.register(task)
             # aclosing: a cancelled call must run the servicer's cleanup now, not at garbage collection.
             async with contextlib.aclosing(stream_behavior(request, context)) as responses:
                 async for resp in responses:
                     sent.inc()
                     yield resp
-        except (asyncio.CancelledError, GeneratorExit):
+        except asyncio.CancelledError:
+            if task is not None and monitor.ended_for_no_leader(task):
+                code = rpctypes.ErrGRPCNoLeader.code
+                task.uncancel()
+                await context.abort(code, rpctypes.ErrGRPCNoLeader.message)
+            code = StatusCode.CANCELLED
+            raise
+        except GeneratorExit:  # closed by grpc while a reply was in flight: nothing more may be awaited
             code = StatusCode.CANCELLED
             raise
         except grpc.aio.AbortError:
@@ -142,6 +198,8 @@ def wrap_handler(
             code = err.code
             await context.abort(err.code, err.message)
         finally:
+            if task is not None:
+                monitor.unregister(task)
             handled.inc(code)
 
     if handler.request_streaming:
