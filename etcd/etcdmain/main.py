@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
+    # Until the loop's handlers are in place a Ctrl-C ends the process by the signal, as it does etcd,
+    # rather than with Python's KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     logutil.configure()  # JSON on stderr while the flags are read, so their warnings are JSON too
     loaded = etcdmain_config.load(argv, environ, sys.stdout, sys.stderr)
     if isinstance(loaded, int):

@@ -290,3 +290,24 @@ async def test_client_port_metrics_count_the_mux_routes(member: Etcd) -> None:
     assert metric_value(text, 'mux_route_matched_total{route="grpc"}') >= 1
     assert metric_value(text, 'mux_route_matched_total{route="http"}') >= 2
     assert metric_value(text, "mux_accepted_total") >= 3
+
+
+async def test_cancelled_start_closes_what_it_opened(tmp_path: Path) -> None:
+    """A signal while the server is being opened cancels start_etcd: the listeners bound so far close."""
+    real = parts()
+    entered = asyncio.Event()
+
+    async def start_server_forever(cfg: Config) -> Any:
+        entered.set()
+        await asyncio.Event().wait()
+
+    p = Parts(start_server_forever, real.grpc_server, real.client_app, real.metrics_app)
+    cfg = make_config(tmp_path)
+    task = asyncio.ensure_future(start_etcd(cfg, p))
+    await asyncio.wait_for(entered.wait(), TIMEOUT)
+    assert can_connect(port_of(str(cfg.listen_peer_urls[0])))  # bound, in the backlog
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not can_connect(port_of(str(cfg.listen_peer_urls[0])))
+    assert not can_connect(port_of(str(cfg.listen_client_urls[0])))

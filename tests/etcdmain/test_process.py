@@ -218,3 +218,21 @@ def test_make_run_starts_python_m_etcd() -> None:
     makefile = (REPO / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "-m etcd" in run
+
+
+def test_help_prints_etcds_usage(tmp_path: Path) -> None:
+    code, out = run_once(["--help"], tmp_path)
+    assert code == 0
+    assert out.startswith("Usage:")
+    assert "--listen-client-urls" in out
+
+
+def test_sigterm_during_start_up_still_exits_by_the_signal(tmp_path: Path) -> None:
+    """Whether the signal lands before the handlers exist or while the member starts, the status is -15
+    and nothing is left behind."""
+    with running(tmp_path, wait=False) as child:
+        deadline = time.monotonic() + 20
+        while "configuring peer listeners" not in child.log_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.wait() == -signal.SIGTERM
