@@ -6,6 +6,7 @@ version the members agreed on (``not_decided`` before that). GET only.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from etcd.server.etcdserver import EtcdServer
 
 
+@lru_cache(maxsize=8)
 def version_body(cluster_version: str | None) -> bytes:
     """The JSON etcd writes (``json.Marshal`` of ``version.Versions``, no trailing newline)."""
     versions = {"etcdserver": SERVER_VERSION, "etcdcluster": cluster_version or CLUSTER_VERSION_NOT_DECIDED}
