@@ -133,24 +133,24 @@ def wrap_handler(
                 request = _counted(request, received.inc)
             else:
                 received.inc()
-            code = StatusCode.OK
+            # The final code is counted before abort(): the client may see the status before abort returns.
             try:
                 _require_leader(leader, context)
                 resp = await behavior(request, context)
-                sent.inc()
-                return resp
             except asyncio.CancelledError:
-                code = StatusCode.CANCELLED
+                handled.inc(StatusCode.CANCELLED)
                 raise
             except grpc.aio.AbortError:
-                code = _abort_code(context)
+                handled.inc(_abort_code(context))
                 raise
             except Exception as exc:
                 err = to_grpc_error(exc)
-                code = err.code
+                handled.inc(err.code)
                 await context.abort(err.code, err.message)
-            finally:
-                handled.inc(code)
+                raise  # not reached: abort raises
+            sent.inc()
+            handled.inc(StatusCode.OK)
+            return resp
 
         if handler.request_streaming:
             return grpc.stream_unary_rpc_method_handler(
@@ -168,7 +168,6 @@ def wrap_handler(
             request = _counted(request, received.inc)
         else:
             received.inc()
-        code = StatusCode.OK
         task: asyncio.Task[Any] | None = None
         try:
             if _require_leader(leader, context):
@@ -182,25 +181,26 @@ def wrap_handler(
                     yield resp
         except asyncio.CancelledError:
             if task is not None and monitor.ended_for_no_leader(task):
-                code = rpctypes.ErrGRPCNoLeader.code
                 task.uncancel()
-                await context.abort(code, rpctypes.ErrGRPCNoLeader.message)
-            code = StatusCode.CANCELLED
+                handled.inc(rpctypes.ErrGRPCNoLeader.code)
+                await context.abort(rpctypes.ErrGRPCNoLeader.code, rpctypes.ErrGRPCNoLeader.message)
+            handled.inc(StatusCode.CANCELLED)
             raise
         except GeneratorExit:  # closed by grpc while a reply was in flight: nothing more may be awaited
-            code = StatusCode.CANCELLED
+            handled.inc(StatusCode.CANCELLED)
             raise
         except grpc.aio.AbortError:
-            code = _abort_code(context)
+            handled.inc(_abort_code(context))
             raise
         except Exception as exc:
             err = to_grpc_error(exc)
-            code = err.code
+            handled.inc(err.code)
             await context.abort(err.code, err.message)
+        else:
+            handled.inc(StatusCode.OK)
         finally:
             if task is not None:
                 monitor.unregister(task)
-            handled.inc(code)
 
     if handler.request_streaming:
         return grpc.stream_stream_rpc_method_handler(
