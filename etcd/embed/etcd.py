@@ -30,6 +30,8 @@ from typing import Any, Protocol
 import grpc
 from aiohttp import web
 
+from etcd.api.etcdhttp.gohttp import Handler
+from etcd.api.etcdhttp.peer import PeerServer, make_peer_app
 from etcd.embed import serve
 from etcd.embed.config import URL, Config
 from etcd.embed.metrics import CLIENT_MUXES
@@ -49,7 +51,7 @@ CLIENT_DRAIN_SECONDS = 1.0
 PEER_DRAIN_SECONDS = 1.0
 
 
-class MemberServer(serve.PeerServer, Protocol):
+class MemberServer(PeerServer, Protocol):
     """What the start-up path needs of ``etcd.server.etcdserver.EtcdServer``."""
 
     @property
@@ -82,14 +84,15 @@ class Parts:
     ``grpc_server(server)`` builds the grpcio aio server with every v3 service (not started, no port);
     ``client_app(server, grpc_target)`` the client port's HTTP app, whose gateway dials ``grpc_target``;
     ``metrics_app(server)`` the ``--listen-metrics-urls`` app (``/metrics``, ``/health``);
-    ``peer_routes(server)`` the peer port's routes beyond ``/members`` and ``/version`` (rafthttp).
+    ``peer_routes(server)`` the peer port's (pattern, handler) pairs beyond ``/members`` and ``/version``:
+    the seam where rafthttp (issue 6) mounts ``/raft`` and ``/raft/``.
     """
 
     start_server: Callable[[Config], Awaitable[MemberServer]]
     grpc_server: Callable[[Any], grpc.aio.Server]
     client_app: Callable[[Any, str], web.Application]
     metrics_app: Callable[[Any], web.Application]
-    peer_routes: Callable[[Any], list[serve.PeerRoute]] = lambda server: []
+    peer_routes: Callable[[Any], list[tuple[str, Handler]]] = lambda server: []
 
 
 def default_parts() -> Parts:
@@ -314,7 +317,7 @@ async def _start(e: Etcd, parts: Parts) -> None:
     e._runners["client"] = await _runner(parts.client_app(server, f"unix:{e.grpc_socket}"), grace)
     if e.metrics:
         e._runners["metrics"] = await _runner(parts.metrics_app(server), grace)
-    e._runners["peer"] = await _runner(serve.make_peer_app(server, parts.peer_routes(server)), grace)
+    e._runners["peer"] = await _runner(make_peer_app(server, parts.peer_routes(server)), grace)
 
     peer_http = _http_server(e._runners["peer"])
     for port in e.peers:

@@ -6,25 +6,18 @@
 - ``check_client_tls``/``check_peer_tls``: etcd's refusals of https/unixs without a certificate.
 - ``client_mux``, ``http_mux``: the routes of a client port (gRPC -> the internal grpcio server, HTTP/1.1 ->
   aiohttp, other h2c -> "use HTTP/1.1") and of a plain HTTP port (peer, metrics).
-- ``make_peer_app``: the peer port's HTTP handler (etcd's ``etcdhttp/peer.go``): ``/members`` and
-  ``/version`` for now; rafthttp (issue 6) mounts ``/raft`` and ``/raft/*`` through ``extra_routes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import stat
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
-
-from aiohttp import web
+from collections.abc import Callable
 
 from etcd.embed.config import URL, Config
-from etcd.version import CLUSTER_VERSION_NOT_DECIDED, SERVER_VERSION
 from mux import Mux, grpc, http1, http1_required, http2, proxy_to, serve_protocol
 
 BACKLOG = 1024
@@ -34,27 +27,6 @@ H2C_LINGER = 2.0
 
 class StartError(Exception):
     """The member cannot start; ``str()`` is etcd's text (etcd logs it as "failed to start etcd", exits 1)."""
-
-
-class _Member(Protocol):
-    def to_json(self) -> bytes: ...
-
-
-class _Cluster(Protocol):
-    @property
-    def version(self) -> str | None: ...
-
-    def members(self) -> Sequence[_Member]: ...
-
-
-class PeerServer(Protocol):
-    """What the peer handler reads from the member (``EtcdServer``)."""
-
-    @property
-    def cluster_id(self) -> int: ...
-
-    @property
-    def cluster(self) -> _Cluster: ...
 
 
 # ----- binding
@@ -174,65 +146,3 @@ def http_mux(http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
     m.route("http", http1(), target=serve_protocol(http_server))
     m.route("h2c", http2(), target=http1_required(H2C_LINGER))
     return m
-
-
-# ----- the peer port's HTTP handler
-
-
-def go_http_error(text: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
-    """Go's ``http.Error``: ``text`` and a newline as ``text/plain; charset=utf-8``, with ``nosniff``."""
-    response = web.Response(
-        status=status,
-        body=(text + "\n").encode(),
-        headers={"X-Content-Type-Options": "nosniff", **(headers or {})},
-    )
-    response.content_type = "text/plain"
-    response.charset = "utf-8"
-    return response
-
-
-def version_body(cluster_version: str | None) -> bytes:
-    """etcd's ``/version`` JSON: ``{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}`` (``not_decided`` before
-    the cluster version is set)."""
-    body = {"etcdserver": SERVER_VERSION, "etcdcluster": cluster_version or CLUSTER_VERSION_NOT_DECIDED}
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, content_type="application/json", headers=headers)
-
-
-PeerRoute = tuple[str, str, Callable[[web.Request], Any]]
-
-
-def make_peer_app(server: PeerServer, extra_routes: Sequence[PeerRoute] = ()) -> web.Application:
-    """The peer port's handler: ``GET /members``, ``GET /version``, ``extra_routes`` (method, path,
-    handler; issue 6 brings ``/raft``, ``/raft/*``, ``/members/promote/*``, ``/leases``...), else 404.
-
-    As etcd's ``newPeerHandler``: a method other than GET on ``/members`` or ``/version`` is 405 with
-    ``Allow: GET``; unknown paths are Go's ``404 page not found``.
-    """
-
-    async def members(request: web.Request) -> web.Response:
-        if request.method != "GET":
-            return go_http_error("Method Not Allowed", 405, {"Allow": "GET"})
-        items = [json.loads(m.to_json()) for m in server.cluster.members()]
-        # etcd 3.4 compat: etcdhttp/peer.go peerMembersHandler writes with json.NewEncoder (a newline).
-        body = json.dumps(items, separators=(",", ":")).encode() + b"\n"
-        return _json(body, {"X-Etcd-Cluster-Id": f"{server.cluster_id:x}"})
-
-    async def version(request: web.Request) -> web.Response:
-        if request.method != "GET":
-            return go_http_error("Method Not Allowed", 405, {"Allow": "GET"})
-        return _json(version_body(server.cluster.version))
-
-    async def not_found(request: web.Request) -> web.Response:
-        return go_http_error("404 page not found", 404)
-
-    app = web.Application()
-    app.router.add_route("*", "/members", members)
-    app.router.add_route("*", "/version", version)
-    for method, path, handler in extra_routes:
-        app.router.add_route(method, path, handler)
-    app.router.add_route("*", "/{tail:.*}", not_found)
-    return app

@@ -97,6 +97,7 @@ async def test_peer_port_answers_members_and_version_as_etcd(member: Etcd) -> No
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Etcd-Cluster-Id"] == f"{member.server.cluster_id:x}"
+    assert "Server" not in headers  # Go's server sends none
     # etcd 3.4.23: json.Encoder output, a newline at the end
     expected = f'[{{"id":{member.server.id},"peerURLs":["{peer}"],"name":"m1","clientURLs":["{client}"]}}]\n'
     assert body.decode() == expected
@@ -108,6 +109,7 @@ async def test_peer_port_answers_members_and_version_as_etcd(member: Etcd) -> No
     status, headers, body = await http_get(f"{peer}/nope")
     assert (status, body) == (404, b"404 page not found\n")
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert headers["X-Content-Type-Options"] == "nosniff"
     async with aiohttp.ClientSession() as session, session.post(f"{peer}/members") as r:
         assert (r.status, await r.read(), r.headers["Allow"]) == (405, b"Method Not Allowed\n", "GET")
 
