@@ -131,6 +131,11 @@ async def both(sides: Sides, method: str, target: str, **kw: object) -> tuple[An
         ("POST", "/v3/nope"),
         ("POST", "/debug/vars"),
         ("GET", "/config/local/log"),
+        ("GET", "/v2/keys//%E2%98%83/x%20y"),
+        ("GET", "/v2/keys/a/..%2F..%2Fb"),
+        ("GET", "/v2/keys/a/%2E%2E/b"),
+        ("GET", "/v2/keys/a/b/..?a=%zz&b"),
+        ("GET", "/%7Ev2/keys"),
     ],
 )
 async def test_static_answers_match(sides: Sides, method: str, target: str) -> None:
@@ -170,6 +175,17 @@ def normalise(body: bytes) -> bytes:
         ("DELETE", "/v2/keys/vs/a?prevValue=nope", b""),
         ("DELETE", "/v2/keys/vs/a", b""),
         ("GET", "/v2/keys/vs?recursive=true&sorted=true", b""),
+        ("PUT", "/v2/keys/vs/%E2%98%83", b"value=%E2%98%83"),
+        ("GET", "/v2/keys/vs/%E2%98%83", b""),
+        ("PUT", "/v2/keys/vs/a%2Fb", b"value=slash"),
+        ("GET", "/v2/keys/vs/a/b", b""),
+        ("PUT", "/v2/keys/vs/sp%20ace?value=q", b"value=r"),
+        ("GET", "/v2/keys/vs/sp%20ace", b""),
+        ("PUT", "/v2/keys/vs/a?ttl=abc", b"value=1"),
+        ("GET", "/v2/keys/vs?recursive=maybe", b""),
+        ("GET", "/v2/keys/vs?x=%zz", b""),
+        ("POST", "/v2/keys/vs/q", b"value=job"),
+        ("DELETE", "/v2/keys/vs?recursive=true", b""),
     ],
 )
 async def test_v2_keys_answers_match(sides: Sides, method: str, target: str, form: bytes) -> None:
