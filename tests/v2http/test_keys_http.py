@@ -221,3 +221,11 @@ async def test_http_metrics_count_by_method_and_code(served: Served) -> None:
     assert sample("etcd_http_received_total", method="GET") == got_before + 1
     assert sample("etcd_http_failed_total", method="GET", code="404") == failed_before + 1
     assert sample("etcd_http_received_total", method="QGET") == qget_before + 1
+
+
+async def test_long_key_in_the_url(served: Served) -> None:
+    # Go reads request lines and headers up to 1 MB; aiohttp's default line limit is 8 KiB.
+    key = "k" * 20000
+    a = await raw_exchange(served.port, "PUT", f"/v2/keys/hk/{key}", headers=FORM, body=b"value=long")
+    assert a.status == 201
+    assert json.loads(a.body)["node"]["key"] == f"/hk/{key}"
