@@ -79,7 +79,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if kind == DIR_PROXY or (kind != DIR_MEMBER and etcdmain_config.is_proxy(cfg)):
         log.critical(PROXY_NOT_AVAILABLE, extra=fields({"data-dir": data_dir, "proxy": cfg.proxy}))
         return EXIT_FAILURE
-    return uvloop.run(run_member(cfg, environ))
+    try:
+        return uvloop.run(run_member(cfg, environ))
+    except Exception:
+        # A bug, not a refusal: say so in the log's format, with the stack, rather than a bare traceback.
+        log.critical("etcd crashed", exc_info=True)
+        return EXIT_FAILURE
 
 
 async def run_member(cfg: Config, environ: Mapping[str, str], parts: Parts | None = None) -> int:
