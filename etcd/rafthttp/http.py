@@ -1,6 +1,8 @@
 """The receiving side: aiohttp handlers for the peer port (etcd's ``rafthttp/http.go``).
 
-``peer_routes(transport)`` returns ``(method, path, handler)`` triples for ``embed.serve.make_peer_app``:
+``peer_routes(transport)`` returns the ``(pattern, handler)`` pairs for the peer port's Go-style mux
+(``etcd.api.etcdhttp.peer.make_peer_app(server, extra=...)``): ``/raft`` and the ``/raft/`` subtree, both
+to this package's own dispatch, as etcd's ``newPeerHandler`` mounts ``Transport.Handler()``:
 
 - ``POST /raft``: one message (pipeline); 204, or 403 with etcd's JSON if the sender was removed;
 - ``GET /raft/stream/message/<from>``: a stream we then send to ``<from>`` on; 410 if it was removed,
@@ -9,7 +11,8 @@
 - ``GET /raft/probing``: the prober's health answer.
 
 Every handler but probing first checks the sender's version and cluster ID (412 with the reason) and
-answers with ``X-Etcd-Cluster-ID``. Errors are Go's ``http.Error`` text.
+answers with ``X-Etcd-Cluster-ID``. Errors are Go's ``http.Error`` text; other ``/raft/...`` paths are
+Go's ``404 page not found``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from etcd.version import SERVER_VERSION
 
 logger = logging.getLogger("etcd.rafthttp")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The peer mux's handler shape: the request and the routed (cleaned) path.
+Handler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 _READ_CHUNK = 1 << 16
+STREAM_PREFIX = "/raft/stream/"
 
 
 def _http_error(text: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
@@ -74,8 +79,8 @@ def _precheck(tr: Transport, request: web.Request, headers: dict[str, str]) -> w
     return None
 
 
-def peer_routes(tr: Transport) -> list[tuple[str, str, Handler]]:
-    """The transport's routes, for ``make_peer_app(server, extra_routes=...)``."""
+def peer_routes(tr: Transport) -> list[tuple[str, Handler]]:
+    """The transport's (pattern, handler) pairs for the peer port's mux."""
 
     def cid_header() -> dict[str, str]:
         return {"X-Etcd-Cluster-ID": compat.id_str(tr.cluster_id)}
@@ -104,14 +109,14 @@ def peer_routes(tr: Transport) -> list[tuple[str, str, Handler]]:
         tr.deliver(m)
         return web.Response(status=204, headers=headers)
 
-    async def stream(request: web.Request) -> web.StreamResponse:
+    async def stream(request: web.Request, path: str) -> web.StreamResponse:
         if request.method != "GET":
             return _method_not_allowed("GET")
         headers = {"X-Server-Version": SERVER_VERSION, **cid_header()}
         refused = _precheck(tr, request, headers)
         if refused is not None:
             return refused
-        directory, _, from_text = request.path.rpartition("/")
+        directory, _, from_text = path.rpartition("/")
         if directory != STREAM_MESSAGE_PATH:
             return _http_error("invalid path", 404, headers)
         frm = compat.parse_id(from_text)
@@ -196,9 +201,14 @@ def peer_routes(tr: Transport) -> list[tuple[str, str, Handler]]:
         resp.charset = "utf-8"
         return resp
 
-    return [
-        ("*", RAFT_PATH, pipeline),
-        ("*", SNAPSHOT_PATH, snapshot),
-        ("*", PROBING_PATH, probing),
-        ("*", "/raft/stream/{tail:.*}", stream),
-    ]
+    exact = {RAFT_PATH: pipeline, SNAPSHOT_PATH: snapshot, PROBING_PATH: probing}
+
+    async def raft_handler(request: web.Request, path: str) -> web.StreamResponse:
+        handler = exact.get(path)
+        if handler is not None:
+            return await handler(request)
+        if path.startswith(STREAM_PREFIX):
+            return await stream(request, path)
+        return _http_error("404 page not found", 404)
+
+    return [(RAFT_PATH, raft_handler), (RAFT_PATH + "/", raft_handler)]

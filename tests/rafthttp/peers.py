@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from etcd.api.etcdhttp.peer import make_peer_app
 from etcd.embed import serve
 from etcd.raft.raftpb.raft_pb2 import Message
 from etcd.rafthttp import Transport, peer_routes
@@ -50,7 +51,7 @@ class Endpoint:
         self._mux: Mux | None = None
 
     async def serve(self) -> None:
-        app = serve.make_peer_app(PeerInfo(self.tr.cluster_id), peer_routes(self.tr))
+        app = make_peer_app(PeerInfo(self.tr.cluster_id), peer_routes(self.tr))
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         assert self._runner.server is not None
