@@ -126,7 +126,7 @@ async def test_every_client_at_once_reaches_its_backend(
         assert curl1[:2] == (0, "rest-a|/plain")
         assert curl_h2c[:2] == (0, "rest-a|/h2c")  # refused as h2c, repeated over HTTP/1.1 by curl
         assert curl_tls[:2] == (0, "rest-b|/tls")
-        assert s_client[1].endswith("rest-a|/s-client"), s_client
+        assert str(s_client[1]).endswith("rest-a|/s-client"), s_client
         assert echo == b"echo|hello echo\n"
 
         status, metrics = await http_get(gw.admin, "/metrics")
