@@ -30,6 +30,9 @@ from etcd.api.v3rpc.server_api import V3Server
 from etcd.api.v3rpc.watch import WatchServer
 
 GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd's grpcOverheadBytes, allowed on top of --max-request-bytes
+# grpcio's own receive limit is this many times ours, so that a request somewhat over ours reaches the
+# wrapper, which refuses it with grpc-go's words; beyond it grpc core refuses it with its own.
+CORE_RECV_FACTOR = 4
 MAX_SEND_BYTES = 2**31 - 1  # etcd's math.MaxInt32
 _MAX_C_INT = 2**31 - 1  # grpc core's channel arguments are C ints
 
@@ -49,12 +52,17 @@ class _HandlerCollector:
         self.services[service] = handlers
 
 
+def max_recv_bytes(server: V3Server) -> int:
+    """etcd's MaxRecvMsgSize: ``--max-request-bytes`` plus the gRPC overhead allowance."""
+    return server.cfg.max_request_bytes + GRPC_OVERHEAD_BYTES
+
+
 def server_options(server: V3Server) -> list[tuple[str, int]]:
     """etcd's gRPC server options: message sizes, concurrent streams and keepalive (enforcement: a client
     may ping at most every ``--grpc-keepalive-min-time``, and only while it has calls open)."""
     cfg = server.cfg
     return [
-        ("grpc.max_receive_message_length", cfg.max_request_bytes + GRPC_OVERHEAD_BYTES),
+        ("grpc.max_receive_message_length", min(max_recv_bytes(server) * CORE_RECV_FACTOR, _MAX_C_INT)),
         ("grpc.max_send_message_length", MAX_SEND_BYTES),
         ("grpc.max_concurrent_streams", min(cfg.max_concurrent_streams, _MAX_C_INT)),
         ("grpc.keepalive_time_ms", int(cfg.grpc_keepalive_interval * 1000)),
@@ -87,9 +95,10 @@ def make_grpc_server(server: V3Server) -> grpc.aio.Server:
 
     grpc_server = grpc.aio.server(options=server_options(server))
     monitor = LeaderMonitor(server)
+    limit = max_recv_bytes(server)
     for service, handlers in collector.services.items():
         wrapped = {
-            method: wrap_handler(h, service, method, server, monitor) for method, h in handlers.items()
+            method: wrap_handler(h, service, method, server, monitor, limit) for method, h in handlers.items()
         }
         grpc_server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
         grpc_server.add_registered_method_handlers(service, wrapped)

@@ -7,6 +7,8 @@ returns one that, around the servicer's behaviour:
   member knows no leader (etcd checks this for unary calls and streams alike); such a stream, once
   open, ends with ``ErrGRPCNoLeader`` when the member has had no leader for ``MAX_NO_LEADER_CNT``
   election timeouts in a row (``LeaderMonitor``, etcd's ``monitorLeader``);
+- refuses a request message over etcd's receive limit (``--max-request-bytes`` + 512 KiB) with grpc-go's
+  RESOURCE_EXHAUSTED text, which clients of etcd see (grpc core's own check words it otherwise);
 - turns any exception the servicer lets out into the status ``errors.to_grpc_error`` gives, so
   servicers just ``raise`` (etcd's ``togRPCError`` at every return);
 - counts ``grpc_server_started_total``, ``grpc_server_handled_total`` (with the final code) and the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -28,7 +31,7 @@ from grpc import StatusCode
 
 from etcd.api.v3rpc import metrics, rpctypes
 from etcd.api.v3rpc.errors import to_grpc_error
-from etcd.api.v3rpc.rpctypes import RPCException
+from etcd.api.v3rpc.rpctypes import RPCError, RPCException
 from etcd.api.v3rpc.server_api import V3Server
 
 # etcd's maxNoLeaderCnt: election timeouts without a leader before leader-requiring streams are ended.
@@ -88,10 +91,41 @@ class LeaderMonitor:
             self._task = None
 
 
-async def _counted(requests: AsyncIterator[Any], inc: Callable[[], None]) -> AsyncIterator[Any]:
+@dataclass(frozen=True)
+class _Oversize:
+    """What the deserializer hands on instead of a request longer than the limit."""
+
+    size: int
+
+
+def _too_large(size: int, limit: int) -> RPCException:
+    # grpc-go's text (etcd's server is grpc-go); grpc core's own check words it differently.
+    return RPCException(
+        RPCError(
+            StatusCode.RESOURCE_EXHAUSTED, f"grpc: received message larger than max ({size} vs. {limit})"
+        )
+    )
+
+
+def _limited(deserializer: Callable[[bytes], Any] | None, limit: int) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        if len(data) > limit:
+            return _Oversize(len(data))
+        return data if deserializer is None else deserializer(data)
+
+    return deserialize
+
+
+def _checked(request: Any, limit: int) -> Any:
+    if isinstance(request, _Oversize):
+        raise _too_large(request.size, limit)
+    return request
+
+
+async def _counted(requests: AsyncIterator[Any], inc: Callable[[], None], limit: int) -> AsyncIterator[Any]:
     async for req in requests:
         inc()
-        yield req
+        yield _checked(req, limit)
 
 
 class _Handled:
@@ -113,9 +147,18 @@ def _abort_code(context: grpc.aio.ServicerContext[Any, Any]) -> StatusCode:
 
 
 def wrap_handler(
-    handler: grpc.RpcMethodHandler, service: str, method: str, server: V3Server, monitor: LeaderMonitor
+    handler: grpc.RpcMethodHandler,
+    service: str,
+    method: str,
+    server: V3Server,
+    monitor: LeaderMonitor,
+    max_recv_bytes: int,
 ) -> grpc.RpcMethodHandler:
-    """``handler`` guarded, error-mapped and counted; see the module docstring."""
+    """``handler`` guarded, error-mapped and counted; see the module docstring. A request message longer
+    than ``max_recv_bytes`` fails the call with grpc-go's RESOURCE_EXHAUSTED text, as etcd's does (the
+    grpcio server's own, larger limit must let it through to here)."""
+    limit = max_recv_bytes
+    deserialize = _limited(handler.request_deserializer, limit)
     kind = metrics.grpc_type(handler.request_streaming, handler.response_streaming)
     metrics.pre_register(kind, service, method)
     started = metrics.started_counter.labels(kind, service, method)
@@ -130,11 +173,13 @@ def wrap_handler(
         async def unary_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started.inc()
             if handler.request_streaming:
-                request = _counted(request, received.inc)
+                request = _counted(request, received.inc, limit)
             else:
                 received.inc()
             # The final code is counted before abort(): the client may see the status before abort returns.
             try:
+                if not handler.request_streaming:
+                    request = _checked(request, limit)
                 _require_leader(leader, context)
                 resp = await behavior(request, context)
             except asyncio.CancelledError:
@@ -153,23 +198,21 @@ def wrap_handler(
             return resp
 
         if handler.request_streaming:
-            return grpc.stream_unary_rpc_method_handler(
-                unary_out, handler.request_deserializer, handler.response_serializer
-            )
-        return grpc.unary_unary_rpc_method_handler(
-            unary_out, handler.request_deserializer, handler.response_serializer
-        )
+            return grpc.stream_unary_rpc_method_handler(unary_out, deserialize, handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(unary_out, deserialize, handler.response_serializer)
 
     stream_behavior = handler.stream_stream if handler.request_streaming else handler.unary_stream
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started.inc()
         if handler.request_streaming:
-            request = _counted(request, received.inc)
+            request = _counted(request, received.inc, limit)
         else:
             received.inc()
         task: asyncio.Task[Any] | None = None
         try:
+            if not handler.request_streaming:
+                request = _checked(request, limit)
             if _require_leader(leader, context):
                 task = asyncio.current_task()
                 if task is not None:
@@ -203,9 +246,5 @@ def wrap_handler(
                 monitor.unregister(task)
 
     if handler.request_streaming:
-        return grpc.stream_stream_rpc_method_handler(
-            stream_out, handler.request_deserializer, handler.response_serializer
-        )
-    return grpc.unary_stream_rpc_method_handler(
-        stream_out, handler.request_deserializer, handler.response_serializer
-    )
+        return grpc.stream_stream_rpc_method_handler(stream_out, deserialize, handler.response_serializer)
+    return grpc.unary_stream_rpc_method_handler(stream_out, deserialize, handler.response_serializer)
