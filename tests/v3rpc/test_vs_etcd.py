@@ -241,7 +241,7 @@ async def test_the_same_quirky_successes_as_etcd(served: Served, real: real_etcd
                 pb.LeaseTimeToLiveRequest(ID=9),
                 pb.LeaseTimeToLiveResponse,
             )
-            assert (ttl.ID, ttl.TTL, ttl.header.member_id) == (9, -1, t.member_id)  # type: ignore[attr-defined]
+            assert (ttl.ID, ttl.TTL, ttl.header.member_id) == (9, -1, t.member_id)
             defrag = await t.call(
                 "/etcdserverpb.Maintenance/Defragment", pb.DefragmentRequest(), pb.DefragmentResponse
             )
@@ -255,11 +255,11 @@ async def test_the_same_quirky_successes_as_etcd(served: Served, real: real_etcd
             members = await t.call(
                 "/etcdserverpb.Cluster/MemberList", pb.MemberListRequest(), pb.MemberListResponse
             )
-            assert members.header.revision == 0  # type: ignore[attr-defined]
+            assert members.header.revision == 0
             users = await t.call(
                 "/etcdserverpb.Auth/UserList", pb.AuthUserListRequest(), pb.AuthUserListResponse
             )
-            assert list(users.users) == [] and users.header.member_id == t.member_id  # type: ignore[attr-defined]
+            assert list(users.users) == [] and users.header.member_id == t.member_id
     finally:
         await theirs.channel.close()
 
