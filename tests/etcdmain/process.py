@@ -124,12 +124,12 @@ def running(
     env: Mapping[str, str] | None = None,
     wait: bool = True,
 ) -> Iterator[Child]:
-    """A member on free ports (or ``ports``) with its data in ``data_dir`` (default ``tmp/data``); killed
-    on exit if still running."""
+    """A member on free ports (or ``ports``) with its data in ``data_dir`` (default ``tmp/data``), run in
+    ``tmp`` (where unix:// listeners put their socket files); killed on exit if still running."""
     client_port, peer_port = ports or tuple(free_ports(2))
     log_path = tmp / f"etcd-{time.monotonic_ns()}.log"
     args = [*member_flags(data_dir or tmp / "data", client_port, peer_port), *extra]
-    child = Child(spawn(args, log_path, env), log_path, client_port, peer_port)
+    child = Child(spawn(args, log_path, env, cwd=tmp), log_path, client_port, peer_port)
     try:
         if wait:
             child.wait_serving()

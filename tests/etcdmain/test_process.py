@@ -29,10 +29,11 @@ ETCDCTL = shutil.which("etcdctl")
 requires_etcdctl = pytest.mark.skipif(ETCDCTL is None, reason="etcdctl 3.4 is not installed (etcd-client)")
 
 
-def etcdctl(endpoint: str, *args: str) -> str:
+def etcdctl(endpoint: str, *args: str, cwd: Path | None = None) -> str:
     assert ETCDCTL is not None
     done = subprocess.run(
-        [ETCDCTL, f"--endpoints={endpoint}", "--dial-timeout=3s", "--command-timeout=5s", *args],
+        cwd=cwd,
+        args=[ETCDCTL, f"--endpoints={endpoint}", "--dial-timeout=3s", "--command-timeout=5s", *args],
         env={**os.environ, "ETCDCTL_API": "3"},
         capture_output=True,
         text=True,
@@ -236,3 +237,19 @@ def test_sigterm_during_start_up_still_exits_by_the_signal(tmp_path: Path) -> No
             time.sleep(0.01)
         child.proc.send_signal(signal.SIGTERM)
         assert child.wait() == -signal.SIGTERM
+
+
+@requires_etcdctl
+def test_unix_client_url_serves_etcdctl_and_its_socket_file_goes(tmp_path: Path) -> None:
+    tcp_port, peer_port, unix_port = free_ports(3)
+    unix_url = f"unix://localhost:{unix_port}"
+    extra = [f"--listen-client-urls=http://127.0.0.1:{tcp_port},{unix_url}"]
+    with running(tmp_path, ports=(tcp_port, peer_port), extra=extra) as child:
+        socket_file = tmp_path / f"localhost:{unix_port}"  # etcd names it by host:port, in the cwd
+        assert socket_file.is_socket()
+        # etcdctl too takes the socket file relative to its working directory
+        assert etcdctl(unix_url, "put", "over-unix", "yes", cwd=tmp_path) == "OK\n"
+        assert etcdctl(child.client_url, "get", "over-unix", "--print-value-only") == "yes\n"
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.wait() == -signal.SIGTERM
+    assert not socket_file.exists()
