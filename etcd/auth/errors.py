@@ -108,11 +108,18 @@ class ErrVerifyOnly(AuthError):
 
 
 class JWTKeyError(AuthError):
-    """A key file golang-jwt cannot use; the message is golang-jwt's (``rsa_utils.go``, ``ecdsa_utils.go``)
-    or, for a method with no key type, ``unsupported signing method: <Go type>`` as etcd's ``options.go``."""
+    """A key file the JWT library cannot use. The texts are those the reference etcd 3.4.23 binary
+    (Debian's, built with golang-jwt v4) prints at start-up; for a method without a key type, etcd's
+    ``options.go`` ``unsupported signing method: <Go type>``."""
 
-    KEY_MUST_BE_PEM_ENCODED = "Invalid Key: Key must be PEM encoded PKCS1 or PKCS8 private key"
-    NOT_RSA_PRIVATE_KEY = "Key is not a valid RSA private key"
-    NOT_RSA_PUBLIC_KEY = "Key is not a valid RSA public key"
-    NOT_EC_PRIVATE_KEY = "Key is not a valid ECDSA private key"
-    NOT_EC_PUBLIC_KEY = "Key is not a valid ECDSA public key"
+    KEY_MUST_BE_PEM_ENCODED = "invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key"
+    NOT_RSA_PRIVATE_KEY = "key is not a valid RSA private key"
+    NOT_RSA_PUBLIC_KEY = "key is not a valid RSA public key"
+    NOT_EC_PRIVATE_KEY = "key is not a valid ECDSA private key"
+    NOT_EC_PUBLIC_KEY = "key is not a valid ECDSA public key"
+    # Go's crypto/x509 when a PEM block holds the other family's private key format.
+    USE_EC_PARSER = "x509: failed to parse private key (use ParseECPrivateKey instead for this key format)"
+    USE_PKCS1_PARSER = (
+        "x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)"
+    )
+    UNSUPPORTED_NONE = "unsupported signing method: *jwt.signingMethodNone"

@@ -233,11 +233,14 @@ class NopTokenProvider:
 
 
 class _AnyHMACAlgorithm(HMACAlgorithm):
-    """HMAC that takes any bytes as its secret, as golang-jwt does (PyJWT refuses PEM-looking secrets,
-    and etcd's own tests sign with a key file's raw bytes)."""
+    """HMAC that takes any bytes as its secret, as golang-jwt does (PyJWT refuses PEM-looking secrets and
+    warns of short ones; etcd's own tests sign with a key file's raw bytes)."""
 
     def prepare_key(self, key: str | bytes) -> bytes:
         return key.encode() if isinstance(key, str) else key
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None  # etcd takes a secret of any length; a warning on every token would only be noise
 
 
 def _new_jws() -> PyJWS:
@@ -385,16 +388,22 @@ def decompose_opts(spec: str) -> tuple[str, dict[str, str]]:
     return parts[0], opts
 
 
-def _pem_block(data: bytes) -> bytes:
-    """The first PEM block of ``data``, or JWTKeyError as golang-jwt's ``pem.Decode`` check."""
+def _pem_block(data: bytes) -> tuple[str, bytes]:
+    """The type and text of the first PEM block of ``data``, or JWTKeyError as golang-jwt's ``pem.Decode``
+    check."""
     m = re.search(rb"-----BEGIN ([^-\r\n]+)-----.*?-----END \1-----", data, re.S)
     if m is None:
         raise JWTKeyError(JWTKeyError.KEY_MUST_BE_PEM_ENCODED)
-    return m.group(0)
+    return m.group(1).decode(errors="replace"), m.group(0)
 
 
-def _load_private(data: bytes) -> PrivateKeyTypes:
-    block = _pem_block(data)
+def _load_private(data: bytes, family: str) -> PrivateKeyTypes:
+    kind, block = _pem_block(data)
+    # golang-jwt tries only its family's formats, so Go's x509 names the other family's parser.
+    if family == "RSA" and kind == "EC PRIVATE KEY":
+        raise JWTKeyError(JWTKeyError.USE_EC_PARSER)
+    if family == "EC" and kind == "RSA PRIVATE KEY":
+        raise JWTKeyError(JWTKeyError.USE_PKCS1_PARSER)
     try:
         return serialization.load_pem_private_key(block, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as err:
@@ -402,7 +411,7 @@ def _load_private(data: bytes) -> PrivateKeyTypes:
 
 
 def _load_public(data: bytes) -> PublicKeyTypes | CertificatePublicKeyTypes:
-    block = _pem_block(data)
+    _, block = _pem_block(data)
     try:
         return serialization.load_pem_public_key(block)
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -437,7 +446,7 @@ def jwt_key(sign_method: str, public_pem: bytes, private_pem: bytes) -> JWTKey:
         priv: rsa.RSAPrivateKey | None = None
         pub: rsa.RSAPublicKey | None = None
         if private_pem:
-            k = _load_private(private_pem)
+            k = _load_private(private_pem, "RSA")
             if not isinstance(k, rsa.RSAPrivateKey):
                 raise JWTKeyError(JWTKeyError.NOT_RSA_PRIVATE_KEY)
             priv = k
@@ -460,7 +469,7 @@ def jwt_key(sign_method: str, public_pem: bytes, private_pem: bytes) -> JWTKey:
         epriv: ec.EllipticCurvePrivateKey | None = None
         epub: ec.EllipticCurvePublicKey | None = None
         if private_pem:
-            ek = _load_private(private_pem)
+            ek = _load_private(private_pem, "EC")
             if not isinstance(ek, ec.EllipticCurvePrivateKey):
                 raise JWTKeyError(JWTKeyError.NOT_EC_PRIVATE_KEY)
             epriv = ek
@@ -479,7 +488,7 @@ def jwt_key(sign_method: str, public_pem: bytes, private_pem: bytes) -> JWTKey:
             if a2.curve.name != b2.curve.name and a2.x != b2.x and a2.y != b2.y:
                 raise ErrKeyMismatch()
         return epriv
-    raise JWTKeyError("unsupported signing method: *jwt.signingMethodNone")
+    raise JWTKeyError(JWTKeyError.UNSUPPORTED_NONE)
 
 
 def new_jwt_provider(opts: dict[str, str], *, clock: Callable[[], float] = time.time) -> JWTTokenProvider:

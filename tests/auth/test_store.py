@@ -3,6 +3,7 @@ its error declarations; rules from its methods), on a real RocksDB backend."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_error_text_is_etcds(cls: type[errors.AuthError], text: str) -> None:
 
 def raises_exactly(cls: type[errors.AuthError]):  # type: ignore[no-untyped-def]
     """pytest.raises for ``cls`` with etcd's text."""
-    return pytest.raises(cls, match=f"^{ETCD_TEXTS[cls]}$")
+    return pytest.raises(cls, match=f"^{re.escape(ETCD_TEXTS[cls])}$")
 
 
 # -- revision and persistence ----------------------------------------------------------------------------
