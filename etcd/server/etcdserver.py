@@ -41,7 +41,7 @@ from etcd.embed.config import Config, ConfigError, cluster_id, member_id
 from etcd.lease.lessor import ErrLeaseNotFound, LeaseCheckpoint, Lessor, LessorConfig
 from etcd.mvcc.watchable_store import WatchableStore
 from etcd.raft import ErrProposalDropped, Peer, SoftState, StateType
-from etcd.server import apply_v2
+from etcd.server import apply_v2, metrics
 from etcd.server.apply import ApplierV3, Result
 from etcd.server.bootstrap import member_dirs, open_raft
 from etcd.server.compactor import Compactor, new_compactor
@@ -413,6 +413,7 @@ class EtcdServer:
             raise ErrRequestTooLarge()
         deadline = asyncio.get_running_loop().time() + self._req_timeout
         proposed = False
+        metrics.proposals_pending.inc()
         try:
             async with asyncio.timeout_at(deadline):
                 while True:
@@ -426,11 +427,17 @@ class EtcdServer:
                         proposed = False
                         await asyncio.sleep(self.cfg.heartbeat_interval / 1000)
         except TimeoutError:
+            metrics.proposals_failed.inc()
             if node.stopped:
                 raise ErrStopped() from None
             if proposed:
                 raise ErrTimeout() from None
             raise
+        except ErrStopped:
+            metrics.proposals_failed.inc()
+            raise
+        finally:
+            metrics.proposals_pending.dec()
 
     async def _propose_v3(self, r: InternalRaftRequest) -> Any:
         result: Result = await self._propose(r)
@@ -455,6 +462,8 @@ class EtcdServer:
             async with asyncio.timeout(self._req_timeout):
                 await node.read_index()
         except TimeoutError:
+            metrics.read_index_failed.inc()
+            metrics.slow_read_index.inc()
             if node.stopped:
                 raise ErrStopped() from None
             raise ErrTimeout() from None
@@ -593,6 +602,7 @@ class EtcdServer:
         async with sem:
             try:
                 await self._propose(InternalRaftRequest(lease_revoke=pb.LeaseRevokeRequest(ID=lease_id)))
+                metrics.lease_expired.inc()
             except Exception as e:
                 logger.warning("failed to revoke lease %016x: %s", lease_id, e)
             finally:
@@ -802,6 +812,8 @@ class EtcdServer:
                 used = len(os.listdir("/proc/self/fd"))
             except OSError:
                 return
+            metrics.fd_used.set(used)
+            metrics.fd_limit.set(soft)
             if soft > 0 and used >= soft // 5 * 4:
                 logger.warning("80%% of file descriptors are used", extra={"used": used, "limit": soft})
             await asyncio.sleep(FD_MONITOR_INTERVAL)
@@ -818,8 +830,12 @@ class EtcdServer:
     async def _apply(self, batch: ApplyBatch) -> list[Any]:
         loop = asyncio.get_running_loop()
         if batch.snapshot is not None:
-            self.v2store.recovery(batch.snapshot.data)
-            self.cluster.recover()
+            metrics.snapshot_apply_in_progress.set(1)
+            try:
+                self.v2store.recovery(batch.snapshot.data)
+                self.cluster.recover()
+            finally:
+                metrics.snapshot_apply_in_progress.set(0)
         results: list[Any] = [None] * len(batch.entries)
         run: list[tuple[int, int, InternalRaftRequest]] = []  # (position, raft index, request)
 
@@ -827,9 +843,14 @@ class EtcdServer:
             if not run:
                 return
             pairs = [(idx, r) for _, idx, r in run]
+            started = time.perf_counter()
             out = await loop.run_in_executor(
                 self._apply_executor, self.applier.apply_batch, pairs, run[-1][1]
             )
+            # etcd warns per request over --experimental-warning-apply-duration; a batch is our unit.
+            if time.perf_counter() - started > self.cfg.experimental_warning_apply_duration * len(pairs):
+                metrics.slow_apply.inc()
+                logger.warning("apply request took too long", extra={"entries": len(pairs)})
             for (pos, _, _), res in zip(run, out, strict=True):
                 results[pos] = res
             run.clear()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb.etcdserver_pb2 import Request
@@ -96,6 +97,7 @@ async def test_lease_revoke_deletes_its_keys_and_ttl_reports_them(tmp_path: Path
 
 async def test_the_leader_revokes_expired_leases(tmp_path: Path) -> None:
     # Minimum TTL with a 100 ms election timeout is 1 s.
+    expired_before = REGISTRY.get_sample_value("etcd_debugging_server_lease_expired_total") or 0
     async with running_member(tmp_path, heartbeat_interval=10, election_timeout=100) as srv:
         lease = await srv.lease_grant(pb.LeaseGrantRequest(TTL=1))
         await srv.put(pb.PutRequest(key=b"temp", value=b"v", lease=lease.ID))
@@ -105,6 +107,7 @@ async def test_the_leader_revokes_expired_leases(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert (await srv.range(pb.RangeRequest(key=b"temp"))).count == 0
         assert (await srv.lease_leases()).leases == []
+    assert REGISTRY.get_sample_value("etcd_debugging_server_lease_expired_total") == expired_before + 1
 
 
 async def test_v2_ttl_keys_expire_through_sync(tmp_path: Path) -> None:
