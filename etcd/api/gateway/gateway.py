@@ -74,9 +74,18 @@ def _http_status(code: grpc.StatusCode) -> int:
     return HTTP_STATUS.get(code, 500)
 
 
+# grpc-gateway names the gRPC response's content type in a header on every answer from a call.
+_FROM_GRPC = {"Grpc-Metadata-Content-Type": "application/grpc"}
+
+
 def _plain(status: int) -> web.Response:
-    """Go's ``http.Error`` with the status's own text."""
-    return web.Response(status=status, text=http.HTTPStatus(status).phrase + "\n", content_type="text/plain")
+    """Go's ``http.Error`` with the status's own text (and its nosniff header)."""
+    return web.Response(
+        status=status,
+        text=http.HTTPStatus(status).phrase + "\n",
+        content_type="text/plain",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 def error_response(code: grpc.StatusCode, message: str) -> web.Response:
@@ -150,7 +159,8 @@ class Gateway:
             response = await unary(message, metadata=metadata)
         except grpc.aio.AioRpcError as e:
             return error_response(e.code(), e.details() or "")
-        return web.Response(body=jsonpb.dumps(jsonpb.to_json(response)), content_type=JSON)
+        body_out = jsonpb.dumps(jsonpb.to_json(response))
+        return web.Response(body=body_out, content_type=JSON, headers=_FROM_GRPC)
 
     async def _bidi(
         self,
@@ -192,7 +202,8 @@ class Gateway:
         response: web.StreamResponse | None = None
 
         async def start(status: int) -> web.StreamResponse:
-            out = web.StreamResponse(status=status, headers={"Content-Type": JSON})
+            headers = {"Content-Type": JSON, **(_FROM_GRPC if status == 200 else {})}
+            out = web.StreamResponse(status=status, headers=headers)
             out.enable_chunked_encoding()
             await out.prepare(request)
             return out
