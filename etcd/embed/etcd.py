@@ -169,6 +169,7 @@ class Etcd:
     errors: asyncio.Queue[BaseException] = field(default_factory=asyncio.Queue)
     grpc_server: grpc.aio.Server | None = None
     grpc_socket: str = ""
+    max_client_connections: int | None = None
     _socket_dir: str = ""
     _runners: dict[str, web.AppRunner] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -248,7 +249,12 @@ async def start_etcd(cfg: Config, parts: Parts | None = None) -> Etcd:
     return e
 
 
-def _bind_ports(urls: list[URL], check: Callable[[URL, Config], None], cfg: Config) -> list[_Port]:
+def _bind_ports(
+    urls: list[URL],
+    check: Callable[[URL, Config], None],
+    cfg: Config,
+    keepalive: int = serve.DEFAULT_KEEPALIVE,
+) -> list[_Port]:
     grouped: dict[str, list[URL]] = {}
     for url in urls:
         check(url, cfg)
@@ -256,7 +262,7 @@ def _bind_ports(urls: list[URL], check: Callable[[URL, Config], None], cfg: Conf
     ports: list[_Port] = []
     try:
         for group in grouped.values():
-            ports.append(_Port(group, serve.bind(group[0])))
+            ports.append(_Port(group, serve.bind(group[0], keepalive=keepalive)))
     except BaseException:
         for port in ports:
             if port.sock is not None:
@@ -289,8 +295,9 @@ async def _start(e: Etcd, parts: Parts) -> None:
         "configuring client listeners",
         extra=fields({"listen-client-urls": [str(u) for u in cfg.listen_client_urls]}),
     )
-    e.clients = _bind_ports(cfg.listen_client_urls, serve.check_client_tls, cfg)
-    e.metrics = _bind_ports(cfg.listen_metrics_urls, serve.check_client_tls, cfg)
+    e.max_client_connections = serve.client_connection_limit()
+    e.clients = _bind_ports(cfg.listen_client_urls, serve.check_client_tls, cfg, serve.CLIENT_KEEPALIVE)
+    e.metrics = _bind_ports(cfg.listen_metrics_urls, serve.check_metrics_tls, cfg)
     log.info(
         "starting an etcd server",
         extra=fields(
@@ -347,7 +354,9 @@ async def _serve_when_ready(e: Etcd) -> None:
     try:
         client_http = _http_server(e._runners["client"])
         for port in e.clients:
-            mux = serve.client_mux(f"unix:{e.grpc_socket}", client_http)
+            mux = serve.client_mux(
+                f"unix:{e.grpc_socket}", client_http, max_connections=e.max_client_connections
+            )
             CLIENT_MUXES.add(mux)
             await port.serve(mux)
             log.info("ready to serve client requests")

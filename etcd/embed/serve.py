@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import resource
 import socket
 import stat
 from collections.abc import Callable
@@ -21,6 +23,12 @@ from etcd.embed.config import URL, Config
 from mux import Mux, grpc, http1, http1_required, http2, proxy_to, serve_protocol
 
 BACKLOG = 1024
+# TCP keep-alive idle time and probe interval, seconds: etcd's client listeners use 30
+# (pkg/transport/keepalive_listener.go), Go's net.Listen gives every other TCP connection 15.
+CLIENT_KEEPALIVE = 30
+DEFAULT_KEEPALIVE = 15
+# File descriptors etcd keeps for its own use; client connections may use the rest (embed/etcd.go).
+RESERVED_INTERNAL_FDS = 150
 # The client-side h2c refusal lingers this long for the client's retry on HTTP/1.1 (mux's default).
 H2C_LINGER = 2.0
 
@@ -38,12 +46,14 @@ def _go_errno_text(e: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def bind(url: URL, *, backlog: int = BACKLOG) -> socket.socket:
+def bind(url: URL, *, keepalive: int = DEFAULT_KEEPALIVE, backlog: int = BACKLOG) -> socket.socket:
     """A listening socket for ``url``: TCP for http/https, a Unix socket for unix/unixs.
 
     For unix URLs the socket file is ``url.host`` (``unix://localhost:2379`` is the file ``localhost:2379``
     in the working directory), removed first if it is a stale socket, as etcd's ``NewUnixListener`` does.
-    ``localhost`` binds 127.0.0.1, where Go's ``net.Listen`` binds it.
+    TCP hosts bind as Go's ``net.Listen("tcp", ...)`` binds them: ``localhost`` on 127.0.0.1, and the
+    wildcards ``0.0.0.0`` and ``::`` on one dual-stack IPv6 socket (IPv4 only where IPv6 is missing).
+    Accepted connections inherit TCP keep-alive with ``keepalive`` seconds of idle time and interval.
 
     Raises:
         StartError: Go's text, e.g. ``listen tcp 127.0.0.1:2379: bind: address already in use``.
@@ -53,18 +63,36 @@ def bind(url: URL, *, backlog: int = BACKLOG) -> socket.socket:
     host = url.hostname
     port = int(url.port or 0)
     bind_host = "127.0.0.1" if host == "localhost" else host
-    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    dual_stack = bind_host in ("0.0.0.0", "::") and socket.has_ipv6
+    try:
+        try:
+            sock = _tcp_listener("::" if dual_stack else bind_host, port, keepalive, backlog, dual_stack)
+        except OSError as e:
+            if not dual_stack or bind_host != "0.0.0.0" or e.errno != errno.EAFNOSUPPORT:
+                raise
+            sock = _tcp_listener(bind_host, port, keepalive, backlog, False)
+    except OSError as e:
+        raise StartError(f"listen tcp {url.host}: bind: {_go_errno_text(e)}") from e
+    return sock
+
+
+def _tcp_listener(host: str, port: int, keepalive: int, backlog: int, dual_stack: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and bind_host == "::":
+        # Linux hands these to every accepted socket, so no per-connection call is needed.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, keepalive)
+        if dual_stack:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((bind_host, port))
+        sock.bind((host, port))
         sock.listen(backlog)
         sock.setblocking(False)
-    except OSError as e:
+    except OSError:
         sock.close()
-        raise StartError(f"listen tcp {url.host}: bind: {_go_errno_text(e)}") from e
+        raise
     return sock
 
 
@@ -122,6 +150,34 @@ def check_peer_tls(url: URL, cfg: Config) -> None:
     raise StartError(f"serving peer url {url} over TLS is not available yet (issue 7)")
 
 
+def check_metrics_tls(url: URL, cfg: Config) -> None:
+    """etcd's ``serveMetrics`` check: an https metrics URL uses the client certificate."""
+    if not is_secure(url):
+        return
+    if not (cfg.cert_file and cfg.key_file) and not cfg.auto_tls:
+        # etcd 3.4 compat: serveMetrics goes through transport.newTLSListener, hence the listener's text.
+        raise StartError(f"cannot listen on TLS for {url.host}: KeyFile and CertFile are not presented")
+    raise StartError(f"serving metrics url {url} over TLS is not available yet (issue 7)")
+
+
+def client_connection_limit() -> int:
+    """How many client connections may be open at once: the fd limit less etcd's reserve.
+
+    Raises:
+        StartError: the fd limit is at or below the reserve (etcd's fatal text).
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    if soft <= RESERVED_INTERNAL_FDS:
+        # etcd 3.4 compat: embed/etcd.go configureClientListeners.
+        raise StartError(
+            f"file descriptor limit[{soft}] of etcd process is too low, and should be set higher than "
+            f"{RESERVED_INTERNAL_FDS} to ensure internal usage"
+        )
+    return soft - RESERVED_INTERNAL_FDS
+
+
 def address_key(url: URL) -> str:
     """Client URLs sharing this key share one listener (etcd merges http and https on one host:port)."""
     return f"unix:{url.host}" if url.scheme in ("unix", "unixs") else url.host
@@ -130,10 +186,15 @@ def address_key(url: URL) -> str:
 # ----- muxes
 
 
-def client_mux(grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
+def client_mux(
+    grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol], *, max_connections: int | None = None
+) -> Mux:
     """A client port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
-    ``aiohttp.web.Server``), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2)."""
-    m = Mux()
+    ``aiohttp.web.Server``), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2).
+
+    ``max_connections`` stands in for etcd's ``LimitListener``: where etcd leaves the excess in the backlog,
+    the mux closes it at accept."""
+    m = Mux(max_connections=max_connections)
     m.route("grpc", grpc(), target=proxy_to(grpc_upstream))
     m.route("http", http1(), target=serve_protocol(http_server))
     m.route("h2c", http2(), target=http1_required(H2C_LINGER))

@@ -19,6 +19,7 @@ import grpc
 import pytest
 
 from etcd.api.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from etcd.embed import serve
 from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config, ConfigError, parse_urls
 from etcd.embed.etcd import Etcd, Parts, ServerStopped, start_etcd
 from etcd.embed.serve import StartError
@@ -313,3 +314,44 @@ async def test_cancelled_start_closes_what_it_opened(tmp_path: Path) -> None:
         await task
     assert not can_connect(port_of(str(cfg.listen_peer_urls[0])))
     assert not can_connect(port_of(str(cfg.listen_client_urls[0])))
+
+
+async def test_https_metrics_url_without_certificates_is_refused_with_etcds_text(tmp_path: Path) -> None:
+    (metrics_port,) = free_ports(1)
+    cfg = make_config(tmp_path, listen_metrics_urls=parse_urls(f"https://127.0.0.1:{metrics_port}"))
+    with pytest.raises(StartError) as info:
+        await start_etcd(cfg, parts())
+    # etcd 3.4.23's text for --listen-metrics-urls=https://... without --cert-file
+    assert str(info.value) == (
+        f"cannot listen on TLS for 127.0.0.1:{metrics_port}: KeyFile and CertFile are not presented"
+    )
+
+
+async def test_wildcard_listener_is_dual_stack_with_keepalive(tmp_path: Path) -> None:
+    """Go binds 0.0.0.0 as one IPv6 socket that takes IPv4 too; etcd's client connections keep alive 30 s."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this kernel")
+    (port,) = free_ports(1)
+    sock = serve.bind(parse_urls(f"http://0.0.0.0:{port}")[0], keepalive=serve.CLIENT_KEEPALIVE)
+    try:
+        assert sock.family == socket.AF_INET6
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            sock.setblocking(True)
+            conn, _ = sock.accept()
+            with conn:  # accepted connections inherit the listener's keep-alive settings (Linux)
+                assert conn.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 30
+    finally:
+        sock.close()
+
+
+def test_fd_limit_reserve() -> None:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= serve.RESERVED_INTERNAL_FDS:
+        pytest.skip(f"fd limit {soft}")
+    assert serve.client_connection_limit() == soft - 150

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests" / "embed"))
 from real_etcd import free_ports  # noqa: E402
 from stand_ins import real_parts_available  # noqa: E402
 
-__all__ = ["REPO", "Child", "free_ports", "member_flags", "run_once", "running", "spawn"]
+__all__ = ["REPO", "Child", "etcd_command", "free_ports", "member_flags", "run_once", "running", "spawn"]
 
 START_TIMEOUT = 20.0
 

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from process import REPO, free_ports, member_flags, run_once, running
+from process import REPO, etcd_command, free_ports, member_flags, run_once, running
 
 from etcd.etcdmain.datadir import ERR_BOTH_DIRS
 
@@ -253,3 +253,29 @@ def test_unix_client_url_serves_etcdctl_and_its_socket_file_goes(tmp_path: Path)
         child.proc.send_signal(signal.SIGTERM)
         assert child.wait() == -signal.SIGTERM
     assert not socket_file.exists()
+
+
+def test_too_low_fd_limit_is_refused(tmp_path: Path) -> None:
+    import resource
+
+    client_port, peer_port = free_ports(2)
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    done = subprocess.run(
+        [*etcd_command(), *member_flags(tmp_path / "data", client_port, peer_port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=low_limit,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    # etcd 3.4.23 (capnslog): "C | embed: file descriptor limit[120] of etcd process is too low, and should
+    # be set higher than 150 to ensure internal usage", exit status 1.
+    last = json.loads(done.stderr.splitlines()[-1])
+    assert last["error"] == (
+        "file descriptor limit[120] of etcd process is too low, and should be set higher than 150 to ensure "
+        "internal usage"
+    )
