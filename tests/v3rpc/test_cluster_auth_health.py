@@ -133,3 +133,18 @@ async def test_grpc_metrics_count_started_and_handled_by_code(served: Served) ->
     assert _sample("grpc_server_started_total", **unary) == started + 2
     assert _sample("grpc_server_handled_total", **unary, grpc_code="OK") == ok + 1
     assert _sample("grpc_server_handled_total", **unary, grpc_code="InvalidArgument") == bad + 1
+
+
+async def test_bytes_and_client_requests_are_counted(served: Served) -> None:
+    sent = _sample("etcd_network_client_grpc_sent_bytes_total")
+    received = _sample("etcd_network_client_grpc_received_bytes_total")
+    by_version = _sample("etcd_server_client_requests_total", type="unary", client_api_version="3.4")
+    req = pb.PutRequest(key=b"k", value=b"v" * 100)
+    resp = await stub(pb_grpc.KVStub, served.channel).Put(
+        req, metadata=(("client-api-version", "3.4"),), timeout=T
+    )
+    assert _sample("etcd_network_client_grpc_received_bytes_total") == received + req.ByteSize()
+    assert _sample("etcd_network_client_grpc_sent_bytes_total") == sent + resp.ByteSize()
+    assert (
+        _sample("etcd_server_client_requests_total", type="unary", client_api_version="3.4") == by_version + 1
+    )

@@ -11,8 +11,9 @@ returns one that, around the servicer's behaviour:
   RESOURCE_EXHAUSTED text, which clients of etcd see (grpc core's own check words it otherwise);
 - turns any exception the servicer lets out into the status ``errors.to_grpc_error`` gives, so
   servicers just ``raise`` (etcd's ``togRPCError`` at every return);
-- counts ``grpc_server_started_total``, ``grpc_server_handled_total`` (with the final code) and the
-  messages received and sent (``metrics``).
+- counts ``grpc_server_started_total``, ``grpc_server_handled_total`` (with the final code), the
+  messages and bytes received and sent (``metrics``), and ``etcd_server_client_requests_total`` by
+  ``client-api-version`` metadata.
 
 A wrapper rather than a ``grpc.aio.ServerInterceptor``: the labels are computed once per method at
 registration instead of once per call, and no continuation is awaited per call.
@@ -33,6 +34,7 @@ from etcd.api.v3rpc import metrics, rpctypes
 from etcd.api.v3rpc.errors import to_grpc_error
 from etcd.api.v3rpc.rpctypes import RPCError, RPCException
 from etcd.api.v3rpc.server_api import V3Server
+from etcd.server import metrics as server_metrics
 
 # etcd's maxNoLeaderCnt: election timeouts without a leader before leader-requiring streams are ended.
 MAX_NO_LEADER_CNT = 3
@@ -108,12 +110,35 @@ def _too_large(size: int, limit: int) -> RPCException:
 
 
 def _limited(deserializer: Callable[[bytes], Any] | None, limit: int) -> Callable[[bytes], Any]:
+    """The request deserializer, counting bytes received (etcd's codec) and marking oversize messages."""
+    count = metrics.received_bytes.inc
+
     def deserialize(data: bytes) -> Any:
+        count(len(data))
         if len(data) > limit:
             return _Oversize(len(data))
         return data if deserializer is None else deserializer(data)
 
     return deserialize
+
+
+def _counting(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+    """The response serializer, counting bytes sent (etcd's codec)."""
+    count = metrics.sent_bytes.inc
+
+    def serialize(message: Any) -> bytes:
+        data: bytes = message if serializer is None else serializer(message)
+        count(len(data))
+        return data
+
+    return serialize
+
+
+def _client_api_version(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == rpctypes.MetadataClientAPIVersionKey:
+            return str(value)
+    return "unknown"
 
 
 def _checked(request: Any, limit: int) -> Any:
@@ -159,6 +184,8 @@ def wrap_handler(
     grpcio server's own, larger limit must let it through to here)."""
     limit = max_recv_bytes
     deserialize = _limited(handler.request_deserializer, limit)
+    serialize = _counting(handler.response_serializer)
+    client_requests = server_metrics.client_requests
     kind = metrics.grpc_type(handler.request_streaming, handler.response_streaming)
     metrics.pre_register(kind, service, method)
     started = metrics.started_counter.labels(kind, service, method)
@@ -172,6 +199,7 @@ def wrap_handler(
 
         async def unary_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started.inc()
+            client_requests.labels("unary", _client_api_version(context)).inc()
             if handler.request_streaming:
                 request = _counted(request, received.inc, limit)
             else:
@@ -198,13 +226,14 @@ def wrap_handler(
             return resp
 
         if handler.request_streaming:
-            return grpc.stream_unary_rpc_method_handler(unary_out, deserialize, handler.response_serializer)
-        return grpc.unary_unary_rpc_method_handler(unary_out, deserialize, handler.response_serializer)
+            return grpc.stream_unary_rpc_method_handler(unary_out, deserialize, serialize)
+        return grpc.unary_unary_rpc_method_handler(unary_out, deserialize, serialize)
 
     stream_behavior = handler.stream_stream if handler.request_streaming else handler.unary_stream
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started.inc()
+        client_requests.labels("stream", _client_api_version(context)).inc()
         if handler.request_streaming:
             request = _counted(request, received.inc, limit)
         else:
@@ -246,5 +275,5 @@ def wrap_handler(
                 monitor.unregister(task)
 
     if handler.request_streaming:
-        return grpc.stream_stream_rpc_method_handler(stream_out, deserialize, handler.response_serializer)
-    return grpc.unary_stream_rpc_method_handler(stream_out, deserialize, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(stream_out, deserialize, serialize)
+    return grpc.unary_stream_rpc_method_handler(stream_out, deserialize, serialize)

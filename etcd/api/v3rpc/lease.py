@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb import rpc_pb2_grpc
+from etcd.api.v3rpc import metrics
 from etcd.api.v3rpc.header import Header
 from etcd.api.v3rpc.server_api import Context, V3Server
 from etcd.lease.lessor import ErrLeaseNotFound
@@ -50,7 +51,15 @@ class LeaseServer(rpc_pb2_grpc.LeaseServicer):
     async def LeaseKeepAlive(
         self, request_iterator: AsyncIterator[pb.LeaseKeepAliveRequest], context: Context
     ) -> AsyncIterator[pb.LeaseKeepAliveResponse]:
-        async for req in request_iterator:
+        requests = aiter(request_iterator)
+        while True:
+            try:
+                req = await anext(requests)
+            except StopAsyncIteration:
+                return
+            except Exception:
+                metrics.stream_failures.labels("receive", "lease-keepalive").inc()
+                raise
             resp = pb.LeaseKeepAliveResponse(ID=req.ID)
             self._hdr.fill(resp.header)
             try:

@@ -1,5 +1,6 @@
-"""The gRPC server's Prometheus metrics, named, labelled and described as go-grpc-prometheus's, which
-etcd 3.4 registers on its gRPC server (``v3rpc/grpc.go``: ``grpc_prometheus.Register``).
+"""The gRPC server's Prometheus metrics: go-grpc-prometheus's, which etcd 3.4 registers on its gRPC server
+(``v3rpc/grpc.go``: ``grpc_prometheus.Register``), and etcd's own of ``v3rpc/metrics.go`` (bytes in and
+out, stream failures); ``etcd_server_client_requests_total`` lives with the server's metrics.
 
 ``grpc_type`` is ``unary``, ``client_stream``, ``server_stream`` or ``bidi_stream``; ``grpc_code`` is
 Go's name of the status code (``OK``, ``Canceled``, ``InvalidArgument``...). Every registered method is
@@ -48,3 +49,16 @@ def pre_register(kind: str, service: str, method: str) -> None:
     msg_sent_counter.labels(kind, service, method)
     for code in StatusCode:
         handled_counter.labels(kind, service, method, go_code_name(code))
+
+
+sent_bytes = Counter(
+    "etcd_network_client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients."
+)
+received_bytes = Counter(
+    "etcd_network_client_grpc_received_bytes_total", "The total number of bytes received from grpc clients."
+)
+stream_failures = Counter(
+    "etcd_network_server_stream_failures_total",
+    "The total number of stream failures from the local server.",
+    ["Type", "API"],
+)

@@ -29,6 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb import rpc_pb2_grpc
+from etcd.api.v3rpc import metrics
 from etcd.api.v3rpc.header import Header
 from etcd.api.v3rpc.server_api import Context, V3Server
 from etcd.mvcc import watcher as mvcc_watcher
@@ -116,6 +117,7 @@ class ServerWatchStream:
                 # etcd: an unknown request is ignored rather than ending the whole stream.
                 self._wake.set()
         except Exception as exc:
+            metrics.stream_failures.labels("receive", "watch").inc()
             self._recv_error = exc
             self._wake.set()
 
