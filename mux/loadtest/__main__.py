@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import signal
+import ssl
 import sys
 
 import uvloop
@@ -74,6 +75,13 @@ async def _backends(args: argparse.Namespace) -> int:
             await backends.add_grpc(name, address)
         for name, address in args.http or []:
             await backends.add_http(name, address)
+        if args.https:
+            if not (args.cert and args.key):
+                raise SystemExit("--https needs --cert and --key")
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(args.cert, args.key)
+            for name, address in args.https:
+                await backends.add_http(name, address, ssl_context=ctx)
         for name, address in args.echo or []:
             await backends.add_echo(name, address)
         print("backends serving; Ctrl-C to stop", file=sys.stderr, flush=True)
@@ -119,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("backends", help="serve identifying backends")
     serve.add_argument("--grpc", type=_named, action="append", metavar="NAME=ADDRESS")
     serve.add_argument("--http", type=_named, action="append", metavar="NAME=ADDRESS")
+    serve.add_argument("--https", type=_named, action="append", metavar="NAME=ADDRESS")
+    serve.add_argument("--cert", help="certificate for --https")
+    serve.add_argument("--key", help="key for --https")
     serve.add_argument("--echo", type=_named, action="append", metavar="NAME=ADDRESS")
     args = parser.parse_args(argv)
     if args.command == "run":

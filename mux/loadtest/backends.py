@@ -3,7 +3,7 @@
 Every answer starts with the backend's name and a ``|``: the gRPC service ``loadtest.Echo`` (``Unary``
 returns ``name|`` + the request; ``Stream`` returns as many ``name|i`` messages as the request asks),
 and the HTTP/1.1 app (any path; body ``name|path``, header ``X-Backend: name``). A plain TCP echo
-(``echo``) answers ``name|`` + each line.
+(``echo``) answers ``name|`` + each chunk. The HTTP app can also be served over TLS (``--https``).
 
     python -m mux.loadtest backends --grpc grpc=unix:/tmp/lt-grpc.sock --http rest=127.0.0.1:8081
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -95,16 +96,19 @@ class Backends:
         if address.startswith("unix:"):
             self.unix_paths.append(address[5:])
 
-    async def add_http(self, name: str, address: str) -> None:
+    async def add_http(self, name: str, address: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        """The HTTP/1.1 app on ``address``; with ``ssl_context``, over TLS (an HTTPS backend)."""
         runner = web.AppRunner(http_app(name), handle_signals=False, access_log=None)
         await runner.setup()
         site: web.BaseSite
         if address.startswith("unix:"):
-            site = web.UnixSite(runner, address[5:])
+            site = web.UnixSite(runner, address[5:], ssl_context=ssl_context)
             self.unix_paths.append(address[5:])
         else:
             host, _, port = address.rpartition(":")
-            site = web.TCPSite(runner, host.strip("[]"), int(port), reuse_address=True)
+            site = web.TCPSite(
+                runner, host.strip("[]"), int(port), reuse_address=True, ssl_context=ssl_context
+            )
         await site.start()
         self.http_runners.append(runner)
 
