@@ -30,13 +30,16 @@ from typing import Any, Protocol
 import grpc
 from aiohttp import web
 
+from etcd.api.etcdhttp.app import make_client_app, make_metrics_app
 from etcd.api.etcdhttp.gohttp import Handler
 from etcd.api.etcdhttp.peer import PeerServer, make_peer_app
+from etcd.api.v3rpc.grpc_server import make_grpc_server
 from etcd.embed import serve
 from etcd.embed.config import URL, Config
 from etcd.embed.metrics import CLIENT_MUXES
 from etcd.embed.serve import StartError
 from etcd.pkg.logutil import fields
+from etcd.server.etcdserver import EtcdServer
 from etcd.version import SERVER_VERSION
 from mux import Mux
 
@@ -97,9 +100,6 @@ class Parts:
 
 def default_parts() -> Parts:
     """The real server, gRPC services and HTTP apps."""
-    from etcd.api.etcdhttp.app import make_client_app, make_metrics_app
-    from etcd.api.v3rpc.grpc_server import make_grpc_server
-    from etcd.server.etcdserver import EtcdServer
 
     async def start_server(cfg: Config) -> MemberServer:
         server = await EtcdServer.open(cfg)  # TODO(issue 6): pass the rafthttp transport

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,9 @@ import pytest
 from etcd.api.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from etcd.embed import serve
 from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config, ConfigError, parse_urls
-from etcd.embed.etcd import Etcd, Parts, ServerStopped, start_etcd
+from etcd.embed.etcd import Etcd, Parts, ServerStopped, default_parts, start_etcd
 from etcd.embed.serve import StartError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from real_etcd import free_ports
-from stand_ins import parts, real_parts_available
+from tests.real_etcd import free_ports
 
 TIMEOUT = 15.0
 
@@ -50,7 +44,7 @@ def make_config(tmp: Path, client: str | None = None, peer: str | None = None, *
 
 
 async def started(cfg: Config, p: Parts | None = None) -> Etcd:
-    e = await asyncio.wait_for(start_etcd(cfg, p or parts()), TIMEOUT)
+    e = await asyncio.wait_for(start_etcd(cfg, p or default_parts()), TIMEOUT)
     await asyncio.wait_for(e.ready.wait(), TIMEOUT)
     return e
 
@@ -149,7 +143,7 @@ class HeldReady:
 async def test_clients_wait_in_the_backlog_until_the_server_is_ready(tmp_path: Path) -> None:
     """etcd binds client listeners before the member is ready and serves them after (serveCtx.serve)."""
     gate = asyncio.Event()
-    real = parts()
+    real = default_parts()
 
     async def start_server_held(cfg: Config) -> Any:
         return HeldReady(await real.start_server(cfg), gate)
@@ -180,14 +174,14 @@ async def test_taken_client_port_fails_and_closes_the_peer_listener(tmp_path: Pa
         taken.bind(("127.0.0.1", client_port))
         taken.listen()
         with pytest.raises(StartError) as info:
-            await start_etcd(cfg, parts())
+            await start_etcd(cfg, default_parts())
     assert str(info.value) == f"listen tcp 127.0.0.1:{client_port}: bind: address already in use"
     assert not can_connect(peer_port)
     assert not (tmp_path / "data" / "member").exists()  # failed before the server opened anything
 
 
 async def test_failing_server_closes_every_listener_and_the_socket_dir(tmp_path: Path) -> None:
-    real = parts()
+    real = default_parts()
 
     class Boom(Exception):
         pass
@@ -210,7 +204,7 @@ async def test_https_without_certificates_is_refused_with_etcds_text(tmp_path: P
     client_port, peer_port = free_ports(2)
     cfg = make_config(tmp_path, client=f"https://127.0.0.1:{client_port}")
     with pytest.raises(StartError) as info:
-        await start_etcd(cfg, parts())
+        await start_etcd(cfg, default_parts())
     # etcd 3.4.23's text
     assert str(info.value) == (
         "TLS key/cert (--cert-file, --key-file) must be provided for client url "
@@ -218,7 +212,7 @@ async def test_https_without_certificates_is_refused_with_etcds_text(tmp_path: P
     )
     cfg = make_config(tmp_path, peer=f"https://127.0.0.1:{peer_port}")
     with pytest.raises(StartError) as info:
-        await start_etcd(cfg, parts())
+        await start_etcd(cfg, default_parts())
     assert str(info.value) == (
         f"cannot listen on TLS for 127.0.0.1:{peer_port}: KeyFile and CertFile are not presented"
     )
@@ -228,7 +222,7 @@ async def test_https_without_certificates_is_refused_with_etcds_text(tmp_path: P
 async def test_invalid_config_is_refused_before_binding(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, heartbeat_interval=0)
     with pytest.raises(ConfigError, match=r"--heartbeat-interval must be >0"):
-        await start_etcd(cfg, parts())
+        await start_etcd(cfg, default_parts())
     assert not can_connect(port_of(str(cfg.listen_peer_urls[0])))
 
 
@@ -281,8 +275,6 @@ def metric_value(text: str, series: str) -> float:
 
 
 async def test_client_port_metrics_count_the_mux_routes(member: Etcd) -> None:
-    if not real_parts_available():
-        pytest.skip("the real client app (etcd.api.etcdhttp) is not importable yet")
     url = str(member.cfg.listen_client_urls[0])
     async with grpc.aio.insecure_channel(url.removeprefix("http://")) as channel:
         kv = rpc_pb2_grpc.KVStub(channel)  # type: ignore[no-untyped-call]
@@ -297,7 +289,7 @@ async def test_client_port_metrics_count_the_mux_routes(member: Etcd) -> None:
 
 async def test_cancelled_start_closes_what_it_opened(tmp_path: Path) -> None:
     """A signal while the server is being opened cancels start_etcd: the listeners bound so far close."""
-    real = parts()
+    real = default_parts()
     entered = asyncio.Event()
 
     async def start_server_forever(cfg: Config) -> Any:
@@ -320,7 +312,7 @@ async def test_https_metrics_url_without_certificates_is_refused_with_etcds_text
     (metrics_port,) = free_ports(1)
     cfg = make_config(tmp_path, listen_metrics_urls=parse_urls(f"https://127.0.0.1:{metrics_port}"))
     with pytest.raises(StartError) as info:
-        await start_etcd(cfg, parts())
+        await start_etcd(cfg, default_parts())
     # etcd 3.4.23's text for --listen-metrics-urls=https://... without --cert-file
     assert str(info.value) == (
         f"cannot listen on TLS for 127.0.0.1:{metrics_port}: KeyFile and CertFile are not presented"

@@ -1,8 +1,4 @@
-"""``python -m etcd`` as a child process for tests: free ports, a tmp data dir, its JSON log in a file.
-
-Until the v3 services and HTTP apps import, the child is ``tests/etcdmain/launcher.py`` (the same ``main``
-with stand-ins for those two parts); afterwards it is ``python -m etcd`` itself.
-"""
+"""``python -m etcd`` as a child process for tests: free ports, a tmp data dir, its JSON log in a file."""
 
 from __future__ import annotations
 
@@ -20,12 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "tests" / "embed"))
+from tests.real_etcd import free_ports
 
-from real_etcd import free_ports  # noqa: E402
-from stand_ins import real_parts_available  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 __all__ = ["REPO", "Child", "etcd_command", "free_ports", "member_flags", "run_once", "running", "spawn"]
 
@@ -33,9 +26,7 @@ START_TIMEOUT = 20.0
 
 
 def etcd_command() -> list[str]:
-    if real_parts_available():
-        return [sys.executable, "-m", "etcd"]
-    return [sys.executable, str(REPO / "tests" / "etcdmain" / "launcher.py")]
+    return [sys.executable, "-m", "etcd"]
 
 
 def member_flags(data_dir: Path, client_port: int, peer_port: int, name: str = "default") -> list[str]:

@@ -12,18 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from process import REPO, etcd_command, free_ports, member_flags, run_once, running
-
 from etcd.etcdmain.datadir import ERR_BOTH_DIRS
+from tests.etcdmain.process import REPO, etcd_command, free_ports, member_flags, run_once, running
 
 ETCDCTL = shutil.which("etcdctl")
 requires_etcdctl = pytest.mark.skipif(ETCDCTL is None, reason="etcdctl 3.4 is not installed (etcd-client)")
