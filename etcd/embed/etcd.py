@@ -328,7 +328,7 @@ async def _start(e: Etcd, parts: Parts) -> None:
 
     peer_http = _http_server(e._runners["peer"])
     for port in e.peers:
-        await port.serve(serve.http_mux(peer_http))
+        await port.serve(serve.grpc_http_mux(f"unix:{e.grpc_socket}", peer_http))
         log.info("serving peer traffic", extra=fields({"address": port.address}))
     log.info(
         "now serving peer/client/metrics",
@@ -354,7 +354,7 @@ async def _serve_when_ready(e: Etcd) -> None:
     try:
         client_http = _http_server(e._runners["client"])
         for port in e.clients:
-            mux = serve.client_mux(
+            mux = serve.grpc_http_mux(
                 f"unix:{e.grpc_socket}", client_http, max_connections=e.max_client_connections
             )
             CLIENT_MUXES.add(mux)

@@ -4,8 +4,8 @@
   the start with Go's text) but accepted from only when the caller starts a mux on it. etcd binds client
   listeners before the member is ready and serves them after, so early clients wait in the backlog.
 - ``check_client_tls``/``check_peer_tls``: etcd's refusals of https/unixs without a certificate.
-- ``client_mux``, ``http_mux``: the routes of a client port (gRPC -> the internal grpcio server, HTTP/1.1 ->
-  aiohttp, other h2c -> "use HTTP/1.1") and of a plain HTTP port (peer, metrics).
+- ``grpc_http_mux``, ``http_mux``: the routes of a client or peer port (gRPC -> the internal grpcio server,
+  HTTP/1.1 -> aiohttp, other h2c -> "use HTTP/1.1") and of the metrics port (HTTP only).
 """
 
 from __future__ import annotations
@@ -186,11 +186,12 @@ def address_key(url: URL) -> str:
 # ----- muxes
 
 
-def client_mux(
+def grpc_http_mux(
     grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol], *, max_connections: int | None = None
 ) -> Mux:
-    """A client port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
+    """A client or peer port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
     ``aiohttp.web.Server``), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2).
+    etcd's peer port serves the v3 gRPC services too (``servePeers``), so etcdctl works against it.
 
     ``max_connections`` stands in for etcd's ``LimitListener``: where etcd leaves the excess in the backlog,
     the mux closes it at accept."""
@@ -202,7 +203,7 @@ def client_mux(
 
 
 def http_mux(http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
-    """A port that speaks HTTP/1.1 only (peer and metrics ports, for now)."""
+    """A port that speaks HTTP/1.1 only (the metrics port)."""
     m = Mux()
     m.route("http", http1(), target=serve_protocol(http_server))
     m.route("h2c", http2(), target=http1_required(H2C_LINGER))

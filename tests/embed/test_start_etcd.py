@@ -84,6 +84,15 @@ async def test_grpc_and_http_share_the_client_port(member: Etcd) -> None:
     assert status == 200 and b'"health":"true"' in body.replace(b" ", b"")
 
 
+async def test_peer_port_serves_the_v3_grpc_services_too(member: Etcd) -> None:
+    """etcd's servePeers puts its gRPC server behind the peer port's cmux as well."""
+    peer = str(member.cfg.listen_peer_urls[0]).removeprefix("http://")
+    async with grpc.aio.insecure_channel(peer) as channel:
+        kv = rpc_pb2_grpc.KVStub(channel)  # type: ignore[no-untyped-call]
+        put = await kv.Put(rpc_pb2.PutRequest(key=b"via-peer", value=b"1"), timeout=5)
+    assert put.header.revision >= 2
+
+
 async def test_peer_port_answers_members_and_version_as_etcd(member: Etcd) -> None:
     assert member.server is not None
     peer = str(member.cfg.listen_peer_urls[0])
