@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import logging
 import os
 import signal
@@ -58,20 +60,23 @@ class Gateway:
 
     # building
 
-    def _open_access_log(self, config: GatewayConfig) -> None:
+    @staticmethod
+    def _open_output(config: GatewayConfig) -> TextIO:
+        """Where the config sends the access log; raises ``ConfigError`` if the file cannot be opened."""
         target = config.access_log
         if target is None:
-            self._close_access_file()
-            return
+            return _Null()
         if target == "-":
-            out: TextIO = sys.stdout
-        else:
-            try:
-                out = open(target, "a", buffering=1)  # noqa: SIM115 - kept open, closed on reload/stop
-            except OSError as e:
-                raise ConfigError("access_log", f"cannot open {target!r}: {e.strerror}") from None
+            return sys.stdout
+        try:
+            return open(target, "a", buffering=1)  # kept open until reload or stop
+        except OSError as e:
+            raise ConfigError("access_log", f"cannot open {target!r}: {e.strerror}") from None
+
+    def _use_output(self, out: TextIO) -> None:
+        """Points the access log at ``out`` (connections routed before a reload write there too)."""
         self._close_access_file()
-        self._access_file = out if out is not sys.stdout else None
+        self._access_file = out if out is not sys.stdout and not isinstance(out, _Null) else None
         if self.access_log is None:
             self.access_log = AccessLog(out)
         else:
@@ -84,8 +89,10 @@ class Gateway:
             self._access_file = None
 
     def _wrap(self, config: GatewayConfig) -> build.Wrap:
-        if config.access_log is None or self.access_log is None:
+        if config.access_log is None:
             return lambda target, route: target
+        if self.access_log is None:
+            self.access_log = AccessLog(_Null())  # its output is set once the config is taken
         access_log = self.access_log
 
         def wrap(target: Target, route: RouteConfig) -> Target:
@@ -105,8 +112,8 @@ class Gateway:
 
     async def start(self) -> None:
         """Builds the routes and binds every address; raises ``ConfigError`` or ``OSError``."""
-        self._open_access_log(self.config)
         router = self._build(self.config)
+        self._use_output(self._open_output(self.config))
         build.apply_settings(self.mux, self.config)
         self.mux.router = router
         self.generation = 1
@@ -160,8 +167,9 @@ class Gateway:
                 config = load(self.config_path)
                 if config.listen != self.config.listen or config.admin != self.config.admin:
                     log.warning("listen and admin addresses change only on restart; keeping the old ones")
-                self._open_access_log(config)
+                config = dataclasses.replace(config, listen=self.config.listen, admin=self.config.admin)
                 router = self._build(config)
+                out = self._open_output(config)
             except ConfigError as e:
                 self.reloads_failed += 1
                 self.last_reload_error = str(e)
@@ -169,6 +177,7 @@ class Gateway:
                     "reload failed; the old config keeps running", extra={"error": str(e), "key": e.key}
                 )
                 return False
+            self._use_output(out)
             build.carry_stats(self.mux.router, router)
             build.apply_settings(self.mux, config)
             self.mux.router = router
@@ -228,6 +237,13 @@ class Gateway:
             await self.drain()
             for task in list(tasks):
                 task.cancel()
+
+
+class _Null(io.StringIO):
+    """The access log's output while it is off: writes go nowhere."""
+
+    def write(self, s: str) -> int:
+        return len(s)
 
 
 def _unix(addresses: tuple[str, ...]) -> list[str]:

@@ -248,3 +248,30 @@ async def test_reload_leaves_established_connections_on_their_old_route(
 async def test_a_config_error_at_start_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"routes\[0\]\.match: unknown matcher 'http3'"):
         parse({"routes": [{"name": "x", "match": "http3", "close": True}]})
+
+
+async def test_reload_turns_the_access_log_on_and_a_bad_log_path_is_a_config_error(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    routes = [{"name": "rest", "match": "http1", "proxy": upstreams.rest_a}]
+    gateway, port = await start(tmp_path, {"routes": routes, "access_log": "off"})
+    try:
+        assert gateway.config_path is not None
+        listen = f"127.0.0.1:{port}"
+        write_config(
+            gateway.config_path, {"listen": listen, "routes": routes, "access_log": "/no/such/dir/a.log"}
+        )
+        assert not await gateway.reload()
+        assert gateway.last_reload_error.startswith("access_log: cannot open '/no/such/dir/a.log'")
+        log_path = tmp_path / "on.log"
+        write_config(gateway.config_path, {"listen": listen, "routes": routes, "access_log": str(log_path)})
+        assert await gateway.reload()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /logged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 5)).endswith(b"rest-a|/logged")
+        writer.close()
+        await wait_for(lambda: log_path.exists() and log_path.read_text().count("\n") == 1, what="a line")
+    finally:
+        await gateway.drain(0)
+    line = json.loads(log_path.read_text())
+    assert line["route"] == "rest" and line["upstream"] == upstreams.rest_a
