@@ -25,7 +25,7 @@ from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config
 from etcd.embed.etcd import Parts, ServerStopped, start_etcd
 from etcd.etcdmain import config as etcdmain_config
 from etcd.etcdmain.datadir import DIR_MEMBER, DIR_PROXY, DataDirError, identify
-from etcd.pkg import logutil, systemd
+from etcd.pkg import logutil, netutil, systemd
 from etcd.pkg.logutil import fields
 
 log = logging.getLogger("etcd.etcdmain")
@@ -53,14 +53,19 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if isinstance(loaded, int):
         return loaded
     cfg = loaded
-    # etcd 3.4 compat: etcdmain/etcd.go, a default --initial-cluster follows --name. Finding the host of the
-    # default route for 0.0.0.0 listeners (etcd's GetDefaultHost) is not done: advertise URLs stay as given.
-    cfg.update_default_cluster_from_name(DEFAULT_INITIAL_CLUSTER)
     try:
         logutil.configure(cfg.log_outputs, cfg.effective_log_level(), logger=cfg.logger)
     except OSError as e:
         print(f"failed to set up logging: {e}", file=sys.stderr)
         return EXIT_FAILURE
+    # etcd 3.4 compat: etcdmain/etcd.go; a default --initial-cluster follows --name, and a wildcard listener
+    # with the default advertise URL advertises the default route's host instead.
+    host = netutil.default_host()
+    used = cfg.update_default_cluster_from_name(DEFAULT_INITIAL_CLUSTER, host)
+    if used:
+        log.info("detected default host for advertise", extra=fields({"host": used}))
+    elif host is None:
+        log.info("failed to detect default host", extra=fields({"error": "could not find default route"}))
     data_dir = cfg.effective_data_dir()
     if not cfg.data_dir:
         log.warning("'data-dir' was empty; using default", extra=fields({"data-dir": data_dir}))

@@ -19,7 +19,17 @@ from pathlib import Path
 import pytest
 
 from etcd.etcdmain.datadir import ERR_BOTH_DIRS
-from tests.etcdmain.process import REPO, etcd_command, free_ports, member_flags, run_once, running
+from etcd.pkg.netutil import default_host
+from tests.etcdmain.process import (
+    REPO,
+    Child,
+    etcd_command,
+    free_ports,
+    member_flags,
+    run_once,
+    running,
+    spawn,
+)
 
 ETCDCTL = shutil.which("etcdctl")
 requires_etcdctl = pytest.mark.skipif(ETCDCTL is None, reason="etcdctl 3.4 is not installed (etcd-client)")
@@ -275,3 +285,35 @@ def test_too_low_fd_limit_is_refused(tmp_path: Path) -> None:
         "file descriptor limit[120] of etcd process is too low, and should be set higher than 150 to ensure "
         "internal usage"
     )
+
+
+def test_wildcard_peer_listener_advertises_the_default_host(tmp_path: Path) -> None:
+    """etcd 3.4.23 with --listen-peer-urls=http://0.0.0.0:P and no --initial-advertise-peer-urls logs
+    "detected default host for advertise" and advertises http://<default host>:P."""
+    host = default_host()
+    if host is None or ":" in host:
+        pytest.skip("no IPv4 default route here")
+    client_port, peer_port = free_ports(2)
+    client = f"http://127.0.0.1:{client_port}"
+    flags = [
+        f"--data-dir={tmp_path / 'data'}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls=http://0.0.0.0:{peer_port}",
+        f"--initial-cluster=default=http://{host}:{peer_port}",
+    ]
+    log_path = tmp_path / "wild.log"
+    proc = spawn(flags, log_path, cwd=tmp_path)
+    try:
+        child = Child(proc, log_path, client_port, peer_port)
+        child.wait_serving()
+        _, _, body = get(f"http://127.0.0.1:{peer_port}/members")
+        assert [m["peerURLs"] for m in json.loads(body)] == [[f"http://{host}:{peer_port}"]]
+        detected = [e for e in child.log_entries() if e["msg"] == "detected default host for advertise"]
+        assert [e["host"] for e in detected] == [host]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
