@@ -29,9 +29,6 @@ def is_link_heartbeat(m: Message) -> bool:
     return m.type == pb.MsgHeartbeat and m.from_ == 0 and m.to == 0
 
 
-LINK_HEARTBEAT = _LEN.pack(0)  # an all-default Message serialises to no bytes
-
-
 def frame(payload: bytes) -> bytes:
     """The length prefix and ``payload`` (a serialised Message)."""
     return _LEN.pack(len(payload)) + payload
@@ -39,6 +36,10 @@ def frame(payload: bytes) -> bytes:
 
 def encode(m: Message) -> bytes:
     return frame(m.SerializeToString())
+
+
+# The link heartbeat's frame. (Not 8 zero bytes: an empty message is a MsgHup, which makes etcd campaign.)
+LINK_HEARTBEAT = encode(link_heartbeat())
 
 
 def parse_length(head: bytes, limit: int = MAX_MESSAGE_BYTES) -> int:
@@ -52,8 +53,9 @@ def parse_length(head: bytes, limit: int = MAX_MESSAGE_BYTES) -> int:
 class Decoder:
     """Cuts a byte stream into messages.
 
-    ``feed(data)`` returns the payloads completed by ``data`` (possibly none), in order; link heartbeats
-    are returned too (as b"") so the caller can count them, callers skip empty payloads. Raises
+    ``feed(data)`` returns the payloads completed by ``data`` (possibly none), in order, link heartbeats
+    included: the caller decodes them and skips what ``is_link_heartbeat`` (etcd 3.4 writes every field,
+    so its heartbeat is not empty) and empty payloads (which would be a MsgHup). Raises
     ErrExceedSizeLimit when a prefix announces more than ``limit`` bytes; the stream is then unusable.
     """
 

@@ -6,7 +6,8 @@ to this package's own dispatch, as etcd's ``newPeerHandler`` mounts ``Transport.
 
 - ``POST /raft``: one message (pipeline); 204, or 403 with etcd's JSON if the sender was removed;
 - ``GET /raft/stream/message/<from>``: a stream we then send to ``<from>`` on; 410 if it was removed,
-  404 if it is not a peer, 412 if ``X-Raft-To`` is not us;
+  404 if it is not a peer, 412 if ``X-Raft-To`` is not us; ``/raft/stream/msgapp/<from>`` (etcd's
+  msgappv2) is accepted with the same checks and carries link heartbeats only;
 - ``POST /raft/snapshot``: a ``MsgSnap`` then the backend data, saved before raft sees the message;
 - ``GET /raft/probing``: the prober's health answer.
 
@@ -32,7 +33,7 @@ from etcd.rafthttp.errors import TransportError
 from etcd.rafthttp.pipeline import RAFT_PATH
 from etcd.rafthttp.probing import PROBING_PATH, health_body
 from etcd.rafthttp.snapshot import SNAPSHOT_PATH, SnapshotFile
-from etcd.rafthttp.stream import STREAM_MESSAGE_PATH
+from etcd.rafthttp.stream import STREAM_MESSAGE_PATH, STREAM_MSGAPP_PATH, serve_msgapp_heartbeats
 from etcd.rafthttp.transport import Transport
 from etcd.version import SERVER_VERSION
 
@@ -117,7 +118,7 @@ def peer_routes(tr: Transport) -> list[tuple[str, Handler]]:
         if refused is not None:
             return refused
         directory, _, from_text = path.rpartition("/")
-        if directory != STREAM_MESSAGE_PATH:
+        if directory not in (STREAM_MESSAGE_PATH, STREAM_MSGAPP_PATH):
             return _http_error("invalid path", 404, headers)
         frm = compat.parse_id(from_text)
         if frm is None:
@@ -131,6 +132,9 @@ def peer_routes(tr: Transport) -> list[tuple[str, Handler]]:
             return _http_error("to field mismatch", 412, headers)
         resp = web.StreamResponse(status=200, headers=headers)
         await resp.prepare(request)
+        if directory == STREAM_MSGAPP_PATH:
+            await serve_msgapp_heartbeats(tr, peer, resp)
+            return resp
         done = peer.writer.attach(resp)
         try:
             await done

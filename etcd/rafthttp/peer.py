@@ -24,7 +24,7 @@ from etcd.rafthttp.pipeline import Pipeline
 from etcd.rafthttp.probing import Prober
 from etcd.rafthttp.snapshot import SnapshotSender
 from etcd.rafthttp.status import PeerStatus, URLPicker
-from etcd.rafthttp.stream import StreamReader, StreamWriter
+from etcd.rafthttp.stream import StreamReader, StreamWriter, OutgoingConn
 
 if TYPE_CHECKING:
     from etcd.rafthttp.transport import Transport
@@ -47,6 +47,7 @@ class Peer:
         self._sent_failures = metrics.sent_failures.labels(compat.id_str(id_))
         self.started = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.msgapp_conns: set[OutgoingConn] = set()  # etcd's msgappv2 streams, answered with heartbeats
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``coro`` as one of this peer's tasks (cancelled by ``stop``)."""
@@ -93,6 +94,8 @@ class Peer:
     def stop(self) -> list[asyncio.Task[None]]:
         """Close the stream we send on and cancel the peer's tasks; returns them, to be awaited."""
         self.writer.close()
+        for conn in list(self.msgapp_conns):
+            conn.close()
         self.status.close()
         tasks = list(self._tasks)
         for t in tasks:

@@ -41,10 +41,13 @@ logger = logging.getLogger("etcd.rafthttp")
 # etcd 3.4 compat: rafthttp/stream.go streamBufSize.
 STREAM_BUF_SIZE = 4096
 STREAM_MESSAGE_PATH = "/raft/stream/message"
+STREAM_MSGAPP_PATH = "/raft/stream/msgapp"
+# etcd 3.4 compat: msgappv2_codec.go msgTypeLinkHeartbeat, a frame of one byte.
+MSGAPP_V2_LINK_HEARTBEAT = b"\x00"
 SOURCE = "stream Message"  # etcd's streamTypeMessage.String(), in failure texts
 
 
-class _OutgoingConn:
+class OutgoingConn:
     """A peer's stream request we answer: the open response, and the future its handler waits on."""
 
     __slots__ = ("done", "resp")
@@ -58,6 +61,29 @@ class _OutgoingConn:
             self.done.set_result(None)
 
 
+async def serve_msgapp_heartbeats(tr: Transport, peer: Peer, resp: web.StreamResponse) -> None:
+    """Answer etcd's other stream, ``/raft/stream/msgapp/<id>`` ("msgappv2"), with link heartbeats only.
+
+    A real etcd 3.4 peer dials it beside the message stream; refused, it marks us inactive on every retry.
+    Kept open and fed heartbeats, it is content; we never send on it (our appends go by the message
+    stream, which etcd reads as well), and we never dial it, so etcd sends us everything on the message
+    stream. Returns when the peer goes, the peer is removed, or the transport closes.
+    """
+    conn = OutgoingConn(resp)
+    peer.msgapp_conns.add(conn)
+    try:
+        while not conn.done.done():
+            await asyncio.wait({conn.done}, timeout=tr.read_timeout / 3)
+            if conn.done.done():
+                return
+            async with asyncio.timeout(tr.write_timeout):
+                await resp.write(MSGAPP_V2_LINK_HEARTBEAT)
+    except (OSError, TimeoutError, RuntimeError, aiohttp.ClientError):
+        return
+    finally:
+        peer.msgapp_conns.discard(conn)
+
+
 class StreamWriter:
     """Sends to one peer over the stream the peer dialed. ``working`` while such a stream is attached."""
 
@@ -65,7 +91,7 @@ class StreamWriter:
         self._tr = tr
         self._peer = peer
         self._queue: collections.deque[bytes] = collections.deque()
-        self._conn: _OutgoingConn | None = None
+        self._conn: OutgoingConn | None = None
         self._wake = asyncio.Event()
         self._sent_bytes = metrics.sent_bytes.labels(compat.id_str(peer.id))
         self.batches = 0  # writes made (tests: batching happened)
@@ -90,7 +116,7 @@ class StreamWriter:
         """Adopt a newly dialed stream (closing the previous one); its handler awaits the returned future,
         which resolves when the stream is closed here."""
         self._close_conn()
-        conn = _OutgoingConn(resp)
+        conn = OutgoingConn(resp)
         self._conn = conn
         self._peer.status.activate()
         self._wake.set()
@@ -218,8 +244,12 @@ class StreamReader:
             data = await resp.content.readany()
             if not data:
                 return  # closed by the peer
+            size = 0
             for payload in decoder.feed(data):
-                if not payload:
-                    continue  # link heartbeat
-                self._received.inc(len(payload))
-                deliver(Message.FromString(payload))
+                if payload:
+                    size += len(payload)
+                    m = Message.FromString(payload)
+                    if m.from_ or not codec.is_link_heartbeat(m):
+                        deliver(m)
+            if size:
+                self._received.inc(size)
