@@ -11,8 +11,10 @@ older revision can be told apart (``ErrAuthOldRevision``).
 Every changing method is called by the server's apply loop, in raft order, on every member, so the
 stores agree; each runs in one ``with backend.batch_tx()`` block (re-entrant: the applier's own block
 around the entry holds the consistent index, so both land in one commit). Reads and permission checks
-may come from any thread. Blocking: bcrypt hashing takes tens of milliseconds at cost 10, so callers
-on an event loop use their thread pool.
+may come from any thread: the ``is_*_permitted`` checks and ``auth_info_from_*`` answer from memory
+without the backend lock, so the API layer may call them on its event loop. Everything else is
+blocking: bcrypt takes tens of milliseconds at cost 10 (``check_password``, ``user_add``,
+``user_change_password``), and reads take the backend lock, which the applier holds for a whole batch.
 
 ``ROOT_USER`` and ``ROOT_ROLE`` are special as in etcd: auth can be enabled only once user ``root``
 exists and holds role ``root``; while enabled neither can be deleted nor the role revoked from the user;
@@ -27,6 +29,7 @@ import struct
 import bcrypt
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
+from etcd.auth import metrics
 from etcd.auth.authpb.auth_pb2 import Permission, Role, User, UserAddOptions
 from etcd.auth.errors import (
     ErrAuthFailed,
@@ -153,6 +156,7 @@ class AuthStore:
         if self._enabled:
             token_provider.enable()
         backend.force_commit()
+        metrics.current_auth_revision.set_function(lambda: float(self._revision))
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -546,9 +550,10 @@ class AuthStore:
             return
         if ai is None or not ai.username:
             raise ErrUserEmpty()
-        with self._be.read_tx() as tx:
-            user = _get_user(tx, ai.username)
-        if user is None:
+        # From the cache, not the backend: the API layer asks on the event loop, and the applier may
+        # hold the backend lock for a whole batch (bcrypt included).
+        cache = self._cache
+        if not cache.has_user(ai.username):
             raise ErrUserNotFound()
-        if not has_root_role(user):
+        if not cache.has_root_role(ai.username):
             raise ErrPermissionDenied()

@@ -690,3 +690,45 @@ def test_admin_check(member: Member) -> None:
         s.is_admin_permitted(member.info("u"))
     # No revision check for admin (etcd's IsAdminPermitted).
     s.is_admin_permitted(AuthInfo("root", 1))
+
+
+def test_revision_gauge_reports_the_open_store(member: Member) -> None:
+    from prometheus_client import REGISTRY
+
+    member.add_user("u")
+    assert REGISTRY.get_sample_value("etcd_debugging_auth_revision") == member.store.revision() == 2
+
+
+def test_two_members_applying_the_same_changes_store_the_same(tmp_path: Path, clock: ManualClock) -> None:
+    """As every member applies the same entries: equal buckets, but for each member's own bcrypt salt
+    (etcd 3.4 hashes at apply time too)."""
+    members = [Member(tmp_path / name, clock) for name in ("m1", "m2")]
+    try:
+        for m in members:
+            m.add_role("r", (READ, b"a", b"c"), (READWRITE, b"p/", b"p0"))
+            m.add_user("u", "pw", roles=("r",))
+            m.enable_with_root()
+            m.store.user_revoke_role(pb.AuthUserRevokeRoleRequest(name="u", role="r"))
+            m.reopen()
+
+        def contents(m: Member) -> tuple[object, ...]:
+            with m.backend.read_tx() as tx:
+                users = []
+                for _, v in tx.unsafe_iter(buckets.AUTH_USERS, b"", None):
+                    user = User()
+                    user.ParseFromString(v)
+                    if user.name == b"u":
+                        assert bcrypt.checkpw(b"pw", user.password)
+                    user.password = b"(salted hash)"
+                    users.append(user.SerializeToString())
+                return (
+                    list(tx.unsafe_iter(buckets.AUTH, b"", None)),
+                    list(tx.unsafe_iter(buckets.AUTH_ROLES, b"", None)),
+                    users,
+                )
+
+        assert contents(members[0]) == contents(members[1])
+        assert members[0].store.revision() == members[1].store.revision() == 9
+    finally:
+        for m in members:
+            m.close()
