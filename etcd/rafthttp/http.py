@@ -67,6 +67,11 @@ def _removed_member() -> web.Response:
     return web.Response(status=403, body=body, content_type="application/json")
 
 
+def _remote_addr(request: web.Request) -> str:
+    peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+    return f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else (request.remote or "")
+
+
 def _precheck(tr: Transport, request: web.Request, headers: dict[str, str]) -> web.Response | None:
     err = compat.check_cluster_compatibility(request.headers, tr.cluster_id)
     if err is not None:
@@ -97,7 +102,8 @@ def peer_routes(tr: Transport) -> list[tuple[str, Handler]]:
             body = await request.content.read()
             m = Message.FromString(body)
         except (OSError, DecodeError) as e:
-            metrics.received_failures.labels(request.headers.get("X-Server-From", "")).inc()
+            # etcd 3.4 compat: http.go labels receive failures with the remote address.
+            metrics.received_failures.labels(_remote_addr(request)).inc()
             text = (
                 "error unmarshalling raft message"
                 if isinstance(e, DecodeError)
@@ -150,19 +156,20 @@ def peer_routes(tr: Transport) -> list[tuple[str, Handler]]:
         if refused is not None:
             return refused
         start = time.monotonic()
-        sender = request.headers.get("X-Server-From", "")
         try:
             head = await request.content.readexactly(codec.LEN_SIZE)
             # etcd 3.4 compat: snapshots may exceed 512 MiB, so the message itself is not size-limited.
             n = codec.parse_length(head, 1 << 63)
             m = Message.FromString(await request.content.readexactly(n))
         except (OSError, DecodeError, TransportError, ValueError) as e:
-            metrics.received_failures.labels(sender).inc()
+            metrics.received_failures.labels(_remote_addr(request)).inc()
             return _http_error(f"failed to decode raft message ({e})", 400, headers)
         frm = compat.id_str(m.from_)
         metrics.received_bytes.labels(frm).inc(n)
         if m.type != pb.MsgSnap:
             return _http_error("wrong raft message type", 400, headers)
+        if tr.faults.drop_from and tr.faults.drops_from(m.from_):
+            return _http_error("dropped by fault injection", 503, headers)  # tests: a partition
         if tr.is_id_removed(m.from_):
             return _removed_member()
         metrics.snapshot_receive_inflights.labels(frm).inc()

@@ -24,7 +24,7 @@ from etcd.rafthttp.pipeline import Pipeline
 from etcd.rafthttp.probing import Prober
 from etcd.rafthttp.snapshot import SnapshotSender
 from etcd.rafthttp.status import PeerStatus, URLPicker
-from etcd.rafthttp.stream import StreamReader, StreamWriter, OutgoingConn
+from etcd.rafthttp.stream import OutgoingConn, StreamReader, StreamWriter
 
 if TYPE_CHECKING:
     from etcd.rafthttp.transport import Transport

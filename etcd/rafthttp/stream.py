@@ -210,6 +210,10 @@ class StreamReader:
                 self._peer.picker.unreachable(url)
                 self._peer.status.deactivate(SOURCE, "dial", str(e) or type(e).__name__)
                 logger.debug("stream from %x: %s", self._peer.id, e)
+            except Exception as e:  # raft refused a message in a way it should not: say so, keep reading
+                self.last_error = e
+                logger.exception("stream from %x failed", self._peer.id)
+                self._peer.status.deactivate(SOURCE, "read", str(e) or type(e).__name__)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._tr.reconnect_max)
 

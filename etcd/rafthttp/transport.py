@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
@@ -56,6 +57,7 @@ class Transport:
         snapshot_timeout: seconds a snapshot post may wait on a read (the receiver is saving the data).
         probe_interval: seconds between probes of each peer (etcd: 4 s).
         reconnect_min, reconnect_max: the stream reader's backoff between dials.
+        client_ssl: the TLS context for https peer URLs (``--peer-*`` certificates); None: the default.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Transport:
         probe_interval: float = 4.0,
         reconnect_min: float = 0.05,
         reconnect_max: float = 1.0,
+        client_ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.id = local_id
         self.cluster_id = cluster_id
@@ -92,6 +95,7 @@ class Transport:
         self.probe_interval = probe_interval
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
+        self._client_ssl = client_ssl
         self.faults = Faults()
         self.critical: list[Exception] = []  # every critical error reported, in order
         self._raft: Raft | None = None
@@ -108,7 +112,9 @@ class Transport:
         if self._raft is not None:
             raise RuntimeError("transport already started")
         self._raft = raft
-        connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit=0, ssl=self._client_ssl if self._client_ssl is not None else True
+        )
         self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         for p in (*self._peers.values(), *self._remotes.values()):
             p.start()

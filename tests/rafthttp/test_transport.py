@@ -315,3 +315,50 @@ async def test_stream_reconnects_after_the_peer_restarts() -> None:
         await p2.b.close()
     finally:
         await p.a.close()
+
+
+async def test_removed_peer_gets_nothing_and_its_streams_close(pair: Pair) -> None:
+    a_peer = pair.a.tr.peer(2)
+    b_peer = pair.b.tr.peer(1)
+    assert a_peer is not None and b_peer is not None
+    await wait_until(lambda: a_peer.writer.working and b_peer.writer.working)
+    pair.a.tr.remove_peer(2)
+    assert pair.a.tr.peer(2) is None and pair.a.tr.peer_ids == []
+    assert pair.a.tr.active_since(2) is None
+    pair.a.tr.send([app(1)])  # to nobody now: dropped, not reported
+    # B's stream to A (served by A) closed with the peer; B notices and its writer stops.
+    await wait_until(lambda: not b_peer.writer.working)
+    await asyncio.sleep(0.1)
+    assert pair.ib.messages == []
+    assert pair.ia.unreachable == []
+
+
+async def test_update_peer_moves_to_the_new_url() -> None:
+    pa, pb_, dead = free_ports(3)
+    p = await start_pair([pa, pb_], a_knows_b=False)
+    try:
+        p.a.tr.add_peer(2, [url(dead)])  # a wrong address first: the stream cannot come up
+        peer = p.a.tr.peer(2)
+        assert peer is not None
+        await wait_until(lambda: peer.reader.last_error is not None)
+        assert peer.reader.connects == 0
+        p.a.tr.update_peer(2, [url(pb_)])
+        await wait_until(lambda: peer.reader.connects == 1 and peer.writer.working)
+        p.a.tr.send([app(3)])
+        await p.ib.wait_for(1)
+        assert p.ib.messages[0].index == 3
+    finally:
+        await p.close()
+
+
+async def test_picker_tries_the_next_url_when_one_fails() -> None:
+    pa, pb_, dead = free_ports(3)
+    p = await start_pair([pa, pb_], a_knows_b=False)
+    try:
+        p.a.tr.add_peer(2, [url(dead), url(pb_)])
+        peer = p.a.tr.peer(2)
+        assert peer is not None
+        await wait_until(lambda: peer.reader.connects == 1 and peer.writer.working)
+        assert peer.picker.pick() == url(pb_)
+    finally:
+        await p.close()
