@@ -455,3 +455,22 @@ def test_old_jwt_revision_is_refused_by_our_store_too(tmp_path: Path, rsa_files:
         assert wire(exc.value) == "INVALID_ARGUMENT: etcdserver: revision of auth store is old"
     finally:
         be.close()
+
+
+def test_maintenance_refusals_carry_our_inner_texts(real: grpc.Channel, member: Member) -> None:
+    """etcd 3.4's Maintenance server returns the auth store's own error unmapped (UNKNOWN, "auth: ..."),
+    which pins our inner texts to the real binary's."""
+    a, mt = stub(rpc_pb2_grpc.AuthStub, real), stub(rpc_pb2_grpc.MaintenanceStub, real)
+    a.UserAdd(pb.AuthUserAddRequest(name="root", password="r"), timeout=10)
+    a.UserGrantRole(pb.AuthUserGrantRoleRequest(user="root", role="root"), timeout=10)
+    a.UserAdd(pb.AuthUserAddRequest(name="u", password="p"), timeout=10)
+    a.AuthEnable(pb.AuthEnableRequest(), timeout=10)
+    token = a.Authenticate(pb.AuthenticateRequest(name="u", password="p"), timeout=10).token
+    member.add_user("u")
+    member.enable_with_root()
+    for md, ai in (([("token", token)], member.info("u")), (None, None)):
+        with pytest.raises(grpc.RpcError) as exc:
+            mt.Defragment(pb.DefragmentRequest(), metadata=md, timeout=10)
+        with pytest.raises(errors.AuthError) as ours:
+            member.store.is_admin_permitted(ai)
+        assert (exc.value.code(), exc.value.details()) == (grpc.StatusCode.UNKNOWN, str(ours.value))
