@@ -2,8 +2,8 @@
 ``auth/nop.go``, ``auth/options.go`` and ``NewTokenProvider`` in ``auth/store.go``).
 
 - ``simple``: ``<16 random letters>.<raft index>``, held in memory by every member, since each applies
-  the Authenticate entry that makes it. A token lives ``--auth-token-ttl``
-  seconds after its last use (etcd's keeper refreshes it on every use); disabling auth forgets them all.
+  the Authenticate entry that makes it. A token lives ``--auth-token-ttl`` seconds after its last use
+  (etcd's keeper refreshes it on every use); disabling auth forgets them all.
   The index tells a member that has not yet applied that entry to wait for it (``required_index``).
 - ``jwt,sign-method=...,pub-key=...,priv-key=...,ttl=...``: signed claims ``username``, ``revision``
   and ``exp`` (PyJWT's JWS layer over ``cryptography`` keys); nothing is kept in memory.
@@ -37,7 +37,6 @@ from jwt.algorithms import HMACAlgorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from etcd.auth.errors import (
-    AuthError,
     ErrAuthFailed,
     ErrInvalidAuthMethod,
     ErrInvalidAuthOpts,
@@ -536,14 +535,3 @@ def new_token_provider(
     if token_type == "":
         return NopTokenProvider()
     raise ErrInvalidAuthOpts()
-
-
-__all__ = [
-    "AuthError",
-    "AuthInfo",
-    "JWTTokenProvider",
-    "NopTokenProvider",
-    "SimpleTokenProvider",
-    "TokenProvider",
-    "new_token_provider",
-]
