@@ -42,7 +42,8 @@ class Transport:
     """Raft's network to the other members over HTTP/1.1.
 
     Args:
-        local_id, cluster_id: this member and its cluster (sent in headers, checked on requests).
+        local_id, cluster_id: this member and its cluster (sent in headers, checked on requests); 0: take
+            them from the raft node given to ``start`` (``RaftNode.id``, ``RaftNode.cluster_id``).
         urls: this member's advertised peer URLs (``X-PeerURLs``, so peers that do not know us yet can
             answer).
         is_id_removed: whether a member id was removed from the cluster: its messages are refused (410 on
@@ -62,9 +63,9 @@ class Transport:
 
     def __init__(
         self,
-        local_id: int,
-        cluster_id: int,
-        urls: Sequence[str],
+        local_id: int = 0,
+        cluster_id: int = 0,
+        urls: Sequence[str] = (),
         *,
         is_id_removed: Callable[[int], bool] | None = None,
         snapshot_source: SnapshotSource | None = None,
@@ -108,9 +109,16 @@ class Transport:
     # ----- lifecycle
 
     def start(self, raft: Raft) -> None:
-        """Begin: open the client session and start the peers added so far. Call on the running loop."""
+        """Begin: open the client session and start the peers added so far. Call on the running loop.
+
+        A transport built without ids takes them from ``raft`` (its ``id`` and ``cluster_id``).
+        """
         if self._raft is not None:
             raise RuntimeError("transport already started")
+        self.id = self.id or int(getattr(raft, "id", 0))
+        self.cluster_id = self.cluster_id or int(getattr(raft, "cluster_id", 0))
+        if not self.id or not self.cluster_id:
+            raise ValueError("the transport needs the member and cluster ids")
         self._raft = raft
         connector = aiohttp.TCPConnector(
             limit=0, ssl=self._client_ssl if self._client_ssl is not None else True
@@ -144,24 +152,24 @@ class Transport:
         return self._session
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._guard(coro), name=name)
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
 
-    @staticmethod
-    async def _guard(coro: Coroutine[Any, Any, None]) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bug in one peer's task must not go unnoticed, nor stop the others
-            logger.exception("rafthttp task failed")
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug in one peer's task must not go unnoticed (the others go on).
+            logger.error("rafthttp task %s failed", task.get_name(), exc_info=task.exception())
 
     # ----- membership of the transport
 
     def add_peer(self, id_: int, urls: Sequence[str]) -> None:
-        """Start talking to member ``id_`` at ``urls`` (no-op if it is already a peer)."""
+        """Start talking to member ``id_`` at ``urls`` (no-op if it is already a peer). Raises RuntimeError
+        before the local id is known (see ``start``)."""
+        if not self.id:
+            raise RuntimeError("add peers once the transport knows its member id")
         if self._closed or id_ == self.id or id_ in self._peers:
             return
         remote = self._remotes.pop(id_, None)

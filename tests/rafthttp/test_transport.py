@@ -16,9 +16,9 @@ from prometheus_client import REGISTRY
 
 from etcd.raft.raftpb import raft_pb2 as pb
 from etcd.raft.raftpb.raft_pb2 import Entry, Message
-from etcd.rafthttp import ErrClusterIDMismatch, ErrMemberRemoved, compat
+from etcd.rafthttp import ErrClusterIDMismatch, ErrMemberRemoved, Transport, compat
 from etcd.rafthttp.stream import STREAM_BUF_SIZE
-from tests.rafthttp.peers import Pair, start_pair, url
+from tests.rafthttp.peers import Inbox, Pair, start_pair, url
 from tests.real_etcd import free_ports
 
 pytestmark = pytest.mark.timeout(30)
@@ -362,3 +362,22 @@ async def test_picker_tries_the_next_url_when_one_fails() -> None:
         assert peer.picker.pick() == url(pb_)
     finally:
         await p.close()
+
+
+async def test_ids_can_come_from_the_raft_node_at_start() -> None:
+    class Node(Inbox):
+        id = 0xA1
+        cluster_id = 0xC1
+
+    tr = Transport(urls=["http://127.0.0.1:1"])
+    with pytest.raises(RuntimeError):
+        tr.add_peer(2, ["http://127.0.0.1:2"])
+    tr.start(Node())
+    try:
+        assert (tr.id, tr.cluster_id) == (0xA1, 0xC1)
+        tr.add_peer(2, ["http://127.0.0.1:2"])
+        assert tr.peer_ids == [2]
+    finally:
+        await tr.close()
+    with pytest.raises(ValueError):
+        Transport().start(Inbox())
