@@ -176,6 +176,10 @@ MAINTENANCE = Scenario(
         _s("etcdctl alarm list; echo rc=$?"),
         _s("etcdctl alarm disarm; echo rc=$?"),
         _s("etcdctl defrag"),
+        _s(
+            "etcdctl move-leader $(etcdctl endpoint status -w json | grep -o '\"leader\":[0-9]*' "
+            "| cut -d: -f2 | xargs printf '%x')"
+        ),
         _s("etcdctl snapshot save $TMP/snap.db; echo rc=$?; test -s $TMP/snap.db && echo saved"),
         _s("etcdctl check perf --load=s 2>/dev/null | head -0; etcdctl get m --print-value-only"),
         _s("etcdctl endpoint status -w json", masks=(DB_SIZE, RAFT_INDEX)),
@@ -281,6 +285,27 @@ CURL_HTTP = Scenario(
             masks=((r'"ID":"[0-9]+"', '"ID":"<GW_LEASE>"'),),
         ),
         _s("curl -sS -X POST $URL/v3/maintenance/status -d '{}'; echo", masks=(DB_SIZE, RAFT_INDEX)),
+        _s('curl -sS -X POST $URL/v3/maintenance/alarm -d \'{"action":"GET"}\'; echo'),
+        _s('curl -sS -X POST $URL/v3/lease/grant -d \'{"TTL":30,"ID":77}\'; echo'),
+        _s(
+            'curl -sS -X POST $URL/v3/lease/timetolive -d \'{"ID":77,"keys":true}\'; echo',
+            masks=((r'"TTL":"(29|30)"', '"TTL":"<N>"'),),
+        ),
+        _s(
+            "curl -sS -X POST $URL/v3/lease/leases -d '{}'; echo",
+            masks=((r'\{"ID":"<GW_LEASE>"\},\{"ID":"77"\}', '{"ID":"77"},{"ID":"<GW_LEASE>"}'),),
+        ),
+        _s("curl -sS -X POST $URL/v3/lease/keepalive -d '{\"ID\":77}'; echo"),
+        _s(
+            "curl -sS -X POST $URL/v3/kv/lease/revoke -d '{\"ID\":77}'; echo; "
+            "curl -sS -X POST $URL/v3/lease/revoke -d '{\"ID\":77}'; echo"
+        ),
+        _s(
+            "curl -sS $URL/v2/stats/store | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)))'"
+        ),
+        _s("curl -sS $URL/v2/stats/self | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)))'"),
+        _s("curl -sS $URL/v2/stats/leader; echo"),
+        _s('curl -sS "$URL/health?exclude=NOSPACE"; echo'),
         _s("curl -sS -X POST $URL/v3/cluster/member/list -d '{}'; echo"),
         _s(
             "curl -sS -m 1 -X POST $URL/v3/watch 2>/dev/null "
@@ -348,6 +373,63 @@ BAD_INPUT = Scenario(
     ),
 )
 
+AUTH = Scenario(
+    steps=(
+        _s("etcdctl user add root:pw; etcdctl user add alice:a1; etcdctl user list"),
+        _s(
+            "etcdctl role add r1; etcdctl role grant-permission r1 readwrite foo; "
+            "etcdctl role grant-permission --prefix r1 read bar/; etcdctl user grant-role alice r1"
+        ),
+        _s("etcdctl role get r1; etcdctl user get alice; etcdctl role list; etcdctl user get nobody"),
+        _s("etcdctl auth enable"),
+        _s("etcdctl put a 1"),
+        _s("etcdctl --user root:pw put a 1"),
+        _s("etcdctl --user alice:a1 put foo 1; etcdctl --user alice:a1 get foo --print-value-only"),
+        _s("etcdctl --user alice:a1 put bar/x 1"),
+        _s("etcdctl --user alice:wrong get foo"),
+        _s("etcdctl --user root:pw user revoke-role root root"),
+        _s("etcdctl --user root:pw auth disable; etcdctl put a 2"),
+        _s("etcdctl user delete alice; etcdctl user get alice; etcdctl role delete r1; etcdctl role list"),
+    ),
+    expect=(
+        "Authentication Enabled",
+        "Error: etcdserver: user name is empty",
+        "Error: etcdserver: permission denied",
+        "Error: etcdserver: authentication failed, invalid user ID or password",
+        "Error: etcdserver: invalid auth management",
+        "[bar/, bar0) (prefix bar/)",
+    ),
+)
+
+NOSPACE = Scenario(
+    # The backends differ in how many 20 kB values fill 300 kB (bbolt pages, RocksDB files): the session
+    # shows what happens once it is full, not when.
+    flags=("--quota-backend-bytes=300000",),
+    steps=(
+        _s(
+            "v=$(head -c 20000 /dev/zero | tr '\\0' x); for i in $(seq 1 60); do "
+            "etcdctl put k$i $v >/dev/null 2>$TMP/err || { echo full; grep -v level $TMP/err; break; }; done"
+        ),
+        _s("etcdctl alarm list; etcdctl put small 1; curl -sS $URL/health; echo"),
+        _s("etcdctl get small; etcdctl del --prefix k >/dev/null && echo deleted"),
+        _s(
+            "etcdctl compaction "
+            "$(etcdctl endpoint status -w json | grep -o '\"revision\":[0-9]*' | cut -d: -f2)",
+            masks=((r"compacted revision [0-9]+", "compacted revision <N>"),),
+        ),
+        _s(
+            "etcdctl defrag; etcdctl alarm disarm; etcdctl alarm list; etcdctl put small 2; "
+            "curl -sS $URL/health"
+        ),
+    ),
+    expect=(
+        "full\nError: etcdserver: mvcc: database space exceeded",
+        "memberID:<MEMBER_ID> alarm:NOSPACE",
+        '{"health":"false"}',
+        'OK\n{"health":"true"}',
+    ),
+)
+
 ALL: dict[str, Scenario] = {
     "kv": KV,
     "txn": TXN,
@@ -359,4 +441,6 @@ ALL: dict[str, Scenario] = {
     "curl_v2": CURL_V2,
     "curl_http": CURL_HTTP,
     "bad_input": BAD_INPUT,
+    "auth": AUTH,
+    "nospace": NOSPACE,
 }
