@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -315,7 +314,7 @@ async def _start(e: Etcd, parts: Parts) -> None:
     )
     e.server = server = await parts.start_server(cfg)
 
-    e._socket_dir = tempfile.mkdtemp(prefix="etcd-grpc-")
+    e._socket_dir = serve.make_socket_dir()
     e.grpc_socket = os.path.join(e._socket_dir, GRPC_SOCKET_NAME)
     e.grpc_server = parts.grpc_server(server)
     e.grpc_server.add_insecure_port(f"unix:{e.grpc_socket}")

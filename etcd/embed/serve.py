@@ -15,8 +15,10 @@ import contextlib
 import errno
 import os
 import resource
+import shutil
 import socket
 import stat
+import tempfile
 from collections.abc import Callable
 
 from etcd.embed.config import URL, Config
@@ -176,6 +178,45 @@ def client_connection_limit() -> int:
             f"{RESERVED_INTERNAL_FDS} to ensure internal usage"
         )
     return soft - RESERVED_INTERNAL_FDS
+
+
+SOCKET_DIR_PREFIX = "etcd-grpc-"
+
+
+def make_socket_dir() -> str:
+    """A private (0700) directory for the internal gRPC socket, named ``etcd-grpc-<pid>-<random>``.
+
+    A member killed with SIGKILL cannot remove its directory, so directories of this user whose pid no
+    longer runs are removed first (a bounded scan of the temp dir; a reused pid merely keeps one).
+    """
+    remove_stale_socket_dirs(tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")
+
+
+def remove_stale_socket_dirs(parent: str, limit: int = 10_000) -> list[str]:
+    """Removes ``etcd-grpc-<pid>-*`` directories in ``parent`` owned by this user whose process is gone."""
+    removed: list[str] = []
+    try:
+        entries = os.scandir(parent)
+    except OSError:
+        return removed
+    with entries:
+        for n, entry in enumerate(entries):
+            if n >= limit:
+                break
+            pid_text = entry.name[len(SOCKET_DIR_PREFIX) :].split("-", 1)[0]
+            if not entry.name.startswith(SOCKET_DIR_PREFIX) or not pid_text.isdigit():
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                    continue
+                os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists
+            except ProcessLookupError:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
+            except OSError:
+                continue
+    return removed
 
 
 def address_key(url: URL) -> str:

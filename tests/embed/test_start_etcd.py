@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -356,3 +358,19 @@ def test_fd_limit_reserve() -> None:
     if soft == resource.RLIM_INFINITY or soft <= serve.RESERVED_INTERNAL_FDS:
         pytest.skip(f"fd limit {soft}")
     assert serve.client_connection_limit() == soft - 150
+
+
+def test_socket_dirs_of_dead_members_are_removed(tmp_path: Path) -> None:
+    """A member killed by SIGKILL leaves its gRPC socket dir; the next start removes it, not a live one's."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=30
+    )
+    dead_pid = int(done.stdout)
+    dead = tmp_path / f"etcd-grpc-{dead_pid}-abc"
+    live = tmp_path / f"etcd-grpc-{os.getpid()}-def"
+    other = tmp_path / "etcd-grpc-notapid"
+    for d in (dead, live, other):
+        d.mkdir()
+        (d / "grpc.sock").write_bytes(b"")
+    assert serve.remove_stale_socket_dirs(str(tmp_path)) == [str(dead)]
+    assert not dead.exists() and live.exists() and other.exists()
