@@ -208,7 +208,7 @@ async def test_failing_server_closes_every_listener_and_the_socket_dir(tmp_path:
     for url in (cfg.listen_client_urls[0], cfg.listen_peer_urls[0]):
         assert not can_connect(port_of(str(url)))
     after = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
-    assert not {n for n in after - before if n.startswith("etcd-grpc-")}
+    assert not {n for n in after - before if n.startswith(f"etcd-grpc-{os.getpid()}-")}
 
 
 async def test_https_without_certificates_is_refused_with_etcds_text(tmp_path: Path) -> None:
