@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -381,3 +382,33 @@ async def test_ids_can_come_from_the_raft_node_at_start() -> None:
         await tr.close()
     with pytest.raises(ValueError):
         Transport().start(Inbox())
+
+
+async def test_a_large_snapshot_is_never_held_whole_in_memory(tmp_path: Path) -> None:
+    chunk = os.urandom(1 << 16)
+    n_chunks = 512  # 32 MiB through the socket
+
+    async def source(m: Message) -> AsyncIterator[bytes]:
+        for _ in range(n_chunks):
+            yield chunk
+
+    sizes: list[int] = []
+
+    async def on_snapshot(m: Message, path: str) -> None:
+        sizes.append(os.path.getsize(path))
+
+    p = await start_pair(
+        free_ports(2),
+        a_kw={"snapshot_source": source},
+        b_kw={"snapshot_dir": str(tmp_path), "on_snapshot": on_snapshot},
+    )
+    tracemalloc.start()
+    try:
+        p.a.tr.send([Message(type=pb.MsgSnap, to=2, from_=1, term=3)])
+        await wait_until(lambda: p.ia.snapshots == [(2, True)], 30)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await p.close()
+    assert sizes == [len(chunk) * n_chunks]
+    assert peak < 8 << 20, f"peak {peak} bytes while sending and receiving 32 MiB"
