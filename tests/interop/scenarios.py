@@ -27,6 +27,9 @@ HEADER_DATE = (r"(?m)^Date: .*$", "Date: <DATE>")
 # hash_by_rev), so the numbers differ by design. The tests still show both answer, with the same fields.
 HASH = (r'"hash":[0-9]+', '"hash":<HASH>')
 GRPC_TOO_LARGE = (r"desc = (grpc|SERVER): [Rr]eceived message", "desc = <grpc>: received message")
+# v2 TTL keys: the expiration time and the seconds left depend on when the step ran.
+V2_EXPIRATION = (r'"expiration":"[^"]+"', '"expiration":"<T>"')
+V2_TTL = (r'"ttl":(9[0-9]|1[0-9][0-9]|200)\b', '"ttl":<N>')
 # A grant of a negative TTL is a lease of the minimum TTL, with an id only that member knows.
 ANY_LEASE = (r"lease [0-9a-f]+ granted", "lease <ID> granted")
 RAFT_HEADERS = (r"(?m)^X-Raft-Index: [0-9]+", "X-Raft-Index: <N>")
@@ -430,6 +433,132 @@ NOSPACE = Scenario(
     ),
 )
 
+CURL_V2_MORE = Scenario(
+    steps=(
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/exp?ttl=1" -d value=x; '
+            "echo; sleep 2.2; curl -sS $URL/v2/keys/exp; echo",
+            masks=(V2_EXPIRATION,),
+        ),
+        _s('curl -sS "$URL/v2/keys/exp?wait=true&waitIndex=5"; echo', masks=(V2_EXPIRATION,)),
+        _s('curl -sS -X PUT "$URL/v2/keys/r?ttl=100" -d value=a; echo', masks=(V2_EXPIRATION, V2_TTL)),
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/r?ttl=200&refresh=true&prevExist=true"; echo',
+            masks=(V2_EXPIRATION, V2_TTL),
+        ),
+        _s('curl -sS -X PUT "$URL/v2/keys/r?refresh=true" -d value=b; echo'),
+        _s('curl -sS -X PUT "$URL/v2/keys/r?prevIndex=1" -d value=c; echo'),
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/r?prevIndex=7&prevValue=a" -d value=c; echo',
+            masks=(V2_EXPIRATION, V2_TTL),
+        ),
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/dd?dir=true"; echo; '
+            'curl -sS -X PUT "$URL/v2/keys/dd" -d value=1; echo'
+        ),
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/_hidden" -d value=h; '
+            'echo; curl -sS "$URL/v2/keys/?sorted=true"; echo',
+            masks=(V2_EXPIRATION, V2_TTL),
+        ),
+        _s('curl -sS -X DELETE "$URL/v2/keys/dd"; echo; curl -sS -X DELETE "$URL/v2/keys/dd?dir=true"; echo'),
+        _s('curl -sS "$URL/v2/keys/r?quorum=true"; echo; curl -sS "$URL/v2/keys/nope?quorum=true"; echo'),
+        _s(
+            'curl -sS -X PUT "$URL/v2/keys/a/b/c" -d value=1 >/dev/null; '
+            'curl -sS -X DELETE "$URL/v2/keys/a"; echo; '
+            'curl -sS -X DELETE "$URL/v2/keys/a?recursive=true"; echo'
+        ),
+        _s(
+            'curl -sS -X POST "$URL/v2/keys/q?ttl=abc" -d value=1; '
+            'echo; curl -sS "$URL/v2/keys/x?wait=true&waitIndex=x"; echo'
+        ),
+        _s('curlh -X OPTIONS -H "Origin: http://x" $URL/v2/keys/r', masks=(HEADER_DATE,)),
+        _s("curl -sS -o /dev/null -w '%{http_code}\\n' -X PATCH $URL/v2/keys/r"),
+        _s("curl -sS -o /dev/null -w '%{http_code}\\n' $URL/v3/kv/range"),
+    ),
+    expect=(
+        '"action":"expire"',
+        '"errorCode":211',
+        '"errorCode":101',
+        '"errorCode":102',
+        '"errorCode":203',
+        "405",
+    ),
+)
+
+GATEWAY_MORE = Scenario(
+    steps=(
+        _s(
+            'curl -sS -X POST $URL/v3/kv/txn -d \'{"success":[{"request_txn":{"success":'
+            '[{"request_put":{"key":"bg==","value":"MQ=="}}]}}]}\'; echo'
+        ),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/range -d \'{"key":"AA==","range_end":"AA==",'
+            '"count_only":true,"serializable":true}\'; echo'
+        ),
+        _s(
+            "for k in YQ== Yg== Yw==; "
+            'do curl -sS -X POST $URL/v3/kv/put -d \'{"key":"\'$k\'","value":"eA=="}\' '
+            ">/dev/null; done; curl -sS -X POST $URL/v3/kv/range "
+            '-d \'{"key":"AA==","range_end":"AA==","limit":2,"min_mod_revision":"3"}\'; echo'
+        ),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/range -d \'{"key":"AA==","range_end":"AA==",'
+            '"sort_order":"DESCEND","sort_target":"MOD","keys_only":true,"max_create_revision":"4"}\'; echo'
+        ),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/put -d \'{"key":"bg==","ignore_value":true,"prev_kv":true}\'; echo; '
+            'curl -sS -X POST $URL/v3/kv/put -d \'{"key":"bm8=","ignore_value":true}\'; echo'
+        ),
+        _s('curl -sS -X POST $URL/v3/kv/deleterange -d \'{"key":"YQ==","range_end":"Yw=="}\'; echo'),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/txn -d \'{"compare":[{"key":"Yw==","target":"VERSION",'
+            '"result":"GREATER","version":"5"}],"failure":[{"request_delete_range":'
+            '{"key":"Yw==","prev_kv":true}}]}\'; echo'
+        ),
+        _s(
+            'curl -sS -m 1.5 -X POST $URL/v3/watch 2>/dev/null -d \'{"create_request":{"key":"AA==",'
+            '"range_end":"AA==","start_revision":"1","prev_kv":true,"filters":["NODELETE"]}}\'; '
+            "echo rc=$?"
+        ),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/compaction -d \'{"revision":"3","physical":true}\'; echo; '
+            "curl -sS -m 1.5 -X POST $URL/v3/watch 2>/dev/null "
+            '-d \'{"create_request":{"key":"AA==","start_revision":"1"}}\'; echo rc=$?'
+        ),
+        _s("curl -sS -X POST $URL/v3/maintenance/hash -d '{}' | grep -o '\"header\":{[^}]*}'"),
+        _s("curl -sS -X POST $URL/v3/maintenance/defragment -d '{}'; echo"),
+    ),
+    expect=('"response_txn"', '"count":"1"', '"compact_revision":"3"', '"canceled":true', '"prev_kvs"'),
+)
+
+BIG = Scenario(
+    steps=(
+        # One 1 MB value (under the default 1.5 MiB --max-request-bytes) through etcdctl and the gateway.
+        _s(
+            "head -c 1000000 /dev/urandom | base64 -w0 | head -c 1000000 > $TMP/v; etcdctl put big < $TMP/v; "
+            "etcdctl get big --print-value-only | head -c 1000000 | cmp - $TMP/v && echo same"
+        ),
+        _s(
+            'curl -sS -X POST $URL/v3/kv/range -d \'{"key":"Ymln"}\' | grep -o \'"value":"[^"]*"\' '
+            "| cut -d'\"' -f4 | base64 -d | cmp - $TMP/v && echo same"
+        ),
+        # 2048 keys in 16 transactions of 128 puts (the default --max-txn-ops), then ranges over all of them.
+        _s(
+            "for t in $(seq 0 15); do for i in $(seq 0 127); do echo put k/$((t * 128 + i)) v$i; done "
+            "| (echo; cat; echo; echo) | etcdctl txn -i >/dev/null || exit 1; done; "
+            "etcdctl get k/ --prefix --keys-only | grep -c k/"
+        ),
+        _s(
+            "etcdctl get k/ --prefix -w json | sed 's/\"header\":{[^}]*}//' | md5sum; "
+            "etcdctl get k/ --prefix --limit 3 -w json | grep -o '\"more\":true'"
+        ),
+        _s("etcdctl get k/1000 --from-key --keys-only --limit 5"),
+        _s("etcdctl del k/ --prefix; etcdctl get k/ --prefix --keys-only | wc -l"),
+    ),
+    expect=("same\n[exit 0]\n$ curl", "2048", '"more":true', "2048\n[exit 0]"),
+)
+
 ALL: dict[str, Scenario] = {
     "kv": KV,
     "txn": TXN,
@@ -443,4 +572,7 @@ ALL: dict[str, Scenario] = {
     "bad_input": BAD_INPUT,
     "auth": AUTH,
     "nospace": NOSPACE,
+    "curl_v2_more": CURL_V2_MORE,
+    "gateway_more": GATEWAY_MORE,
+    "big": BIG,
 }
