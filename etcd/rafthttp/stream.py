@@ -40,6 +40,8 @@ logger = logging.getLogger("etcd.rafthttp")
 
 # etcd 3.4 compat: rafthttp/stream.go streamBufSize.
 STREAM_BUF_SIZE = 4096
+# One write takes what is queued, up to about this much (appends may be up to 1 MiB each).
+MAX_BATCH_BYTES = 4 << 20
 STREAM_MESSAGE_PATH = "/raft/stream/message"
 STREAM_MSGAPP_PATH = "/raft/stream/msgapp"
 # etcd 3.4 compat: msgappv2_codec.go msgTypeLinkHeartbeat, a frame of one byte.
@@ -157,9 +159,14 @@ class StreamWriter:
                 last_write = time.monotonic()
                 continue
             if self._queue:
-                n = len(self._queue)
-                data = b"".join(self._queue) if n > 1 else self._queue[0]
-                self._queue.clear()
+                q = self._queue
+                frames = [q.popleft()]
+                size = len(frames[0])
+                while q and size < MAX_BATCH_BYTES:
+                    frames.append(q.popleft())
+                    size += len(frames[-1])
+                n = len(frames)
+                data = b"".join(frames) if n > 1 else frames[0]
             elif time.monotonic() - last_write >= idle_limit:
                 data, n = codec.LINK_HEARTBEAT, 0
             else:

@@ -32,6 +32,7 @@ async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def app(i: int, to: int = 2, frm: int = 1, size: int = 10) -> Message:
+    """A MsgApp whose one entry holds str(i) repeated ``size`` times."""
     return Message(
         type=pb.MsgApp, to=to, from_=frm, term=3, index=i, entries=[Entry(index=i + 1, data=b"%d" % i * size)]
     )
@@ -412,3 +413,14 @@ async def test_a_large_snapshot_is_never_held_whole_in_memory(tmp_path: Path) ->
         await p.close()
     assert sizes == [len(chunk) * n_chunks]
     assert peak < 8 << 20, f"peak {peak} bytes while sending and receiving 32 MiB"
+
+
+async def test_large_appends_are_written_in_bounded_batches(pair: Pair) -> None:
+    writer = pair.a.tr.peer(2).writer  # type: ignore[union-attr]
+    await wait_until(lambda: writer.working)
+    big = [app(i, size=1 << 20) for i in range(12)]  # about 1 MiB of entry data each
+    pair.a.tr.send(big)
+    await pair.ib.wait_for(12, 20)
+    assert [m.index for m in pair.ib.messages] == list(range(12))
+    assert pair.ib.messages[11].entries[0].data == big[11].entries[0].data
+    assert writer.batches >= 3  # at most about 4 MiB per write
