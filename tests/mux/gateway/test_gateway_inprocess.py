@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from mux.gateway.app import Gateway
 from mux.gateway.config import load, parse
 from mux.proxy_protocol import ProxyStatus, build_v1, build_v2, parse_proxy_header
-from tests.mux.gateway.support import Upstreams, start_upstreams, wait_for, write_config
+from tests.mux.gateway.support import Upstreams, self_signed, start_upstreams, wait_for, write_config
 from tests.real_etcd import free_ports
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
@@ -275,3 +277,39 @@ async def test_reload_turns_the_access_log_on_and_a_bad_log_path_is_a_config_err
         await gateway.drain(0)
     line = json.loads(log_path.read_text())
     assert line["route"] == "rest" and line["upstream"] == upstreams.rest_a
+
+
+async def test_reload_picks_up_renewed_certificates_for_new_connections(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    cert, key = self_signed(tmp_path, "site", "before renewal")
+    tls = {
+        "cert": str(cert),
+        "key": str(key),
+        "routes": [{"name": "in", "match": "http1", "proxy": upstreams.rest_b}],
+    }
+    gateway, port = await start(tmp_path, {"routes": [{"name": "site", "match": "tls", "tls": tls}]})
+
+    async def issuer_and_body() -> tuple[str, bytes]:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+        )
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.write(b"GET /tls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        body = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        name = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+        return name, body
+
+    try:
+        name, body = await issuer_and_body()
+        assert name == "CN=before renewal" and body.endswith(b"rest-b|/tls")
+        self_signed(tmp_path, "site", "after renewal")  # the same files, rewritten
+        assert await gateway.reload()
+        name, body = await issuer_and_body()
+        assert name == "CN=after renewal" and body.endswith(b"rest-b|/tls")
+    finally:
+        await gateway.drain(0)
