@@ -424,3 +424,19 @@ async def test_large_appends_are_written_in_bounded_batches(pair: Pair) -> None:
     assert [m.index for m in pair.ib.messages] == list(range(12))
     assert pair.ib.messages[11].entries[0].data == big[11].entries[0].data
     assert writer.batches >= 3  # at most about 4 MiB per write
+
+
+async def test_link_heartbeats_keep_an_idle_stream_open() -> None:
+    fast = {"read_timeout": 0.6}  # heartbeats every 0.2 s; a reader gives up after 0.6 s of silence
+    p = await start_pair(free_ports(2), a_kw=fast, b_kw=fast)
+    try:
+        reader = p.b.tr.peer(1).reader  # type: ignore[union-attr]
+        writer = p.a.tr.peer(2).writer  # type: ignore[union-attr]
+        await wait_until(lambda: reader.connects == 1 and writer.working)
+        await asyncio.sleep(2.0)  # idle: only heartbeats cross
+        assert reader.connects == 1 and writer.working
+        assert p.ib.messages == []  # heartbeats never reach raft
+        p.a.tr.send([app(1)])
+        await p.ib.wait_for(1)
+    finally:
+        await p.close()
