@@ -12,10 +12,13 @@ ended first), ``reset`` (a side failed), ``upstream_unreachable``, ``handshake_f
 ``drain_timeout`` (aborted when the SIGTERM grace ran out), ``limit`` (a route at its connection limit),
 ``not_matched``, ``deadline_expired``, ``sniff_limit`` (no route; these have no ``route``).
 
-Counting works by standing between the mux's transport and the target: ``LoggedTarget`` hands the target
-a copy of the ``Handoff`` whose transport counts what is written and whose installed protocol counts what
-is read, and whose ``finished`` writes the line before telling the mux. One extra Python call per chunk
-each way; with ``access_log: off`` nothing is wrapped.
+Lines are written in batches, at most ``FLUSH_DELAY`` seconds late: a write and a flush per
+connection cost more than the rest of the line.
+
+Counting works by standing between the mux's transport and the target: ``LoggedTarget`` hands the
+target a copy of the ``Handoff`` whose transport counts what is written and whose installed protocol
+counts what is read, and whose ``finished`` writes the line before telling the mux. One extra Python
+call per chunk each way; with ``access_log: off`` nothing is wrapped.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from typing import Any, TextIO, cast
 from mux import errors
 from mux.handoff import Handoff, Target, deliver_to_buffered
 from mux.info import ConnectionInfo
+
+FLUSH_DELAY = 0.1  # seconds a line may wait to be written with the next ones
+FLUSH_LINES = 512  # ... or until this many are waiting
 
 
 def format_address(address: object) -> str | None:
@@ -72,6 +78,8 @@ class AccessLog:
         self.open: dict[int, Record] = {}
         self.recent: dict[int, None] = {}  # ids of the last lines written, oldest first
         self.lines = 0
+        self._pending: list[str] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
         self.drain_deadline: float | None = None  # monotonic time the SIGTERM grace ends
 
     def start(self, handoff: Handoff, upstream: str | None) -> Record:
@@ -149,9 +157,30 @@ class AccessLog:
         self.write(entry)
 
     def write(self, entry: dict[str, Any]) -> None:
+        """Queues a line; lines reach ``out`` together, ``FLUSH_DELAY`` s later (one write, not one each)."""
         self.lines += 1
+        self._pending.append(json.dumps(entry))
+        if self._flush_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_timer = loop.call_later(FLUSH_DELAY, self.flush)
+        if len(self._pending) >= FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the queued lines now (also at drain, and before the output changes)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not self._pending:
+            return
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
         try:
-            self.out.write(json.dumps(entry) + "\n")
+            self.out.write(text)
             self.out.flush()
         except (OSError, ValueError):
             pass  # a full disk or a closed stream must not take connections down

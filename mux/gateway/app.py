@@ -75,6 +75,8 @@ class Gateway:
 
     def _use_output(self, out: TextIO) -> None:
         """Points the access log at ``out`` (connections routed before a reload write there too)."""
+        if self.access_log is not None:
+            self.access_log.flush()
         self._close_access_file()
         self._access_file = out if out is not sys.stdout and not isinstance(out, _Null) else None
         if self.access_log is None:
@@ -206,6 +208,8 @@ class Gateway:
         if self._admin is not None:
             await self._admin.cleanup()
             self._admin = None
+        if self.access_log is not None:
+            self.access_log.flush()
         self._close_access_file()
         for address in self.config.listen:
             if address.startswith("unix:"):
