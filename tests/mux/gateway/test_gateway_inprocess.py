@@ -313,3 +313,25 @@ async def test_reload_picks_up_renewed_certificates_for_new_connections(
         assert name == "CN=after renewal" and body.endswith(b"rest-b|/tls")
     finally:
         await gateway.drain(0)
+
+
+async def test_listening_on_a_unix_socket_too(tmp_path: Path, upstreams: Upstreams) -> None:
+    path = tmp_path / "gw.sock"
+    (port,) = free_ports(1)
+    config = parse(
+        {
+            "listen": [f"127.0.0.1:{port}", f"unix:{path}"],
+            "access_log": "off",
+            "routes": [{"name": "rest", "match": "http1", "proxy": upstreams.rest_a}],
+        }
+    )
+    gateway = Gateway(config)
+    await gateway.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        writer.write(b"GET /unix HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 5)).endswith(b"rest-a|/unix")
+        writer.close()
+    finally:
+        await gateway.drain(0)
+    assert not path.exists()  # removed at stop
