@@ -33,6 +33,7 @@ LOWER_PACKAGES = [
     "etcd.mvcc",
     "etcd.lease",
     "etcd.v2store",
+    "etcd.auth",
 ]
 
 CHECK = f"""

@@ -21,6 +21,7 @@ from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.v3rpc import errors, rpctypes
 from etcd.api.v3rpc.errors import to_grpc_error
 from etcd.api.v3rpc.rpctypes import RPCError, RPCException
+from etcd.auth import errors as auth_errors
 from etcd.backend.backend import Backend
 from etcd.backend.quota import ErrNoSpace
 from etcd.lease import (
@@ -36,6 +37,7 @@ from etcd.mvcc import errors as mvcc_errors
 from etcd.mvcc.apply import Applier
 from etcd.mvcc.kvstore import KVStore
 from etcd.mvcc.txn_check import check_put_request, check_txn_request
+from etcd.server import errors as server_errors
 from etcd.server.apply import ErrCorrupt
 
 # etcd v3.4.23 error.go, in its order: (identifier, code, message).
@@ -387,6 +389,36 @@ def test_table_is_exactly_the_inner_errors_etcd_maps() -> None:
         ErrLeaseTTLTooLarge: rpctypes.ErrGRPCLeaseTTLTooLarge,
         ErrCorrupt: rpctypes.ErrGRPCCorrupt,
         TimeoutError: RPCError(C.UNKNOWN, "context deadline exceeded"),
+        server_errors.ErrTimeout: rpctypes.ErrGRPCTimeout,
+        server_errors.ErrTimeoutDueToLeaderFail: rpctypes.ErrGRPCTimeoutDueToLeaderFail,
+        server_errors.ErrTimeoutDueToConnectionLost: rpctypes.ErrGRPCTimeoutDueToConnectionLost,
+        server_errors.ErrNoLeader: rpctypes.ErrGRPCNoLeader,
+        server_errors.ErrNotLeader: rpctypes.ErrGRPCNotLeader,
+        server_errors.ErrLeaderChanged: rpctypes.ErrGRPCLeaderChanged,
+        server_errors.ErrStopped: rpctypes.ErrGRPCStopped,
+        server_errors.ErrRequestTooLarge: rpctypes.ErrGRPCRequestTooLarge,
+        server_errors.ErrTooManyRequests: rpctypes.WireTooManyRequests,
+        server_errors.ErrUnhealthy: rpctypes.ErrGRPCUnhealthy,
+        server_errors.ErrBadLeaderTransferee: rpctypes.ErrGRPCBadLeaderTransferee,
+        server_errors.ErrNotEnoughStartedMembers: rpctypes.WireMemberNotEnoughStarted,
+        server_errors.ErrLearnerNotReady: rpctypes.ErrGRPCLearnerNotReady,
+        server_errors.ErrNotCapable: rpctypes.ErrGRPCNotCapable,
+        auth_errors.ErrRootUserNotExist: rpctypes.ErrGRPCRootUserNotExist,
+        auth_errors.ErrRootRoleNotExist: rpctypes.ErrGRPCRootRoleNotExist,
+        auth_errors.ErrUserAlreadyExist: rpctypes.ErrGRPCUserAlreadyExist,
+        auth_errors.ErrUserEmpty: rpctypes.ErrGRPCUserEmpty,
+        auth_errors.ErrUserNotFound: rpctypes.ErrGRPCUserNotFound,
+        auth_errors.ErrRoleAlreadyExist: rpctypes.ErrGRPCRoleAlreadyExist,
+        auth_errors.ErrRoleNotFound: rpctypes.ErrGRPCRoleNotFound,
+        auth_errors.ErrRoleEmpty: rpctypes.ErrGRPCRoleEmpty,
+        auth_errors.ErrAuthFailed: rpctypes.ErrGRPCAuthFailed,
+        auth_errors.ErrPermissionDenied: rpctypes.ErrGRPCPermissionDenied,
+        auth_errors.ErrRoleNotGranted: rpctypes.ErrGRPCRoleNotGranted,
+        auth_errors.ErrPermissionNotGranted: rpctypes.ErrGRPCPermissionNotGranted,
+        auth_errors.ErrAuthNotEnabled: rpctypes.ErrGRPCAuthNotEnabled,
+        auth_errors.ErrInvalidAuthToken: rpctypes.ErrGRPCInvalidAuthToken,
+        auth_errors.ErrInvalidAuthMgmt: rpctypes.ErrGRPCInvalidAuthMgmt,
+        auth_errors.ErrAuthOldRevision: rpctypes.ErrGRPCAuthOldRevision,
     }
     with pytest.raises(TypeError):
         errors.TO_GRPC_ERROR[ValueError] = rpctypes.ErrGRPCCorrupt  # type: ignore[index]

@@ -22,6 +22,7 @@ from grpc import StatusCode
 
 from etcd.api.v3rpc import rpctypes
 from etcd.api.v3rpc.rpctypes import RPCError, RPCException
+from etcd.auth import errors as auth
 from etcd.backend import quota
 from etcd.lease import lessor
 from etcd.mvcc import errors as mvcc
@@ -66,13 +67,27 @@ TO_GRPC_ERROR: Mapping[type[Exception], RPCError] = MappingProxyType(
         server.ErrNotCapable: rpctypes.ErrGRPCNotCapable,
         # A deadline the server set itself (asyncio.timeout, wait_for), as Go's context.DeadlineExceeded.
         TimeoutError: WireDeadlineExceeded,
+        auth.ErrRootUserNotExist: rpctypes.ErrGRPCRootUserNotExist,
+        auth.ErrRootRoleNotExist: rpctypes.ErrGRPCRootRoleNotExist,
+        auth.ErrUserAlreadyExist: rpctypes.ErrGRPCUserAlreadyExist,
+        auth.ErrUserEmpty: rpctypes.ErrGRPCUserEmpty,
+        auth.ErrUserNotFound: rpctypes.ErrGRPCUserNotFound,
+        auth.ErrRoleAlreadyExist: rpctypes.ErrGRPCRoleAlreadyExist,
+        auth.ErrRoleNotFound: rpctypes.ErrGRPCRoleNotFound,
+        auth.ErrRoleEmpty: rpctypes.ErrGRPCRoleEmpty,
+        auth.ErrAuthFailed: rpctypes.ErrGRPCAuthFailed,
+        auth.ErrPermissionDenied: rpctypes.ErrGRPCPermissionDenied,
+        auth.ErrRoleNotGranted: rpctypes.ErrGRPCRoleNotGranted,
+        auth.ErrPermissionNotGranted: rpctypes.ErrGRPCPermissionNotGranted,
+        auth.ErrAuthNotEnabled: rpctypes.ErrGRPCAuthNotEnabled,
+        auth.ErrInvalidAuthToken: rpctypes.ErrGRPCInvalidAuthToken,
+        auth.ErrInvalidAuthMgmt: rpctypes.ErrGRPCInvalidAuthMgmt,
+        auth.ErrAuthOldRevision: rpctypes.ErrGRPCAuthOldRevision,
+        # auth.ErrNoPasswordUser stays unmapped, as in etcd: UNKNOWN with its own text.
         # Not yet in this tree; etcd 3.4 maps them so:
         #   membership.ErrIDRemoved, ErrIDNotFound -> ErrGRPCMemberNotFound;
         #   ErrIDExists -> ErrGRPCMemberExist; ErrPeerURLexists -> ErrGRPCPeerURLExist;
-        #   ErrMemberNotLearner -> ErrGRPCMemberNotLearner; ErrTooManyLearners -> ErrGRPCTooManyLearners;
-        #   auth.ErrRootUserNotExist ... ErrAuthOldRevision -> the ErrGRPC error of the same name;
-        #   auth.ErrNoPasswordUser stays unmapped: UNKNOWN "auth: authentication failed, password was
-        #   given for no password user".
+        #   ErrMemberNotLearner -> ErrGRPCMemberNotLearner; ErrTooManyLearners -> ErrGRPCTooManyLearners.
     }
 )
 
