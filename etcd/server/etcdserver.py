@@ -128,6 +128,7 @@ class EtcdServer:
         self.on_leader_change: list[Callable[[int], None]] = []
         self._node_box: list[RaftNode] = []  # shared with the applier's raft-term callback
         self._last_lead = 0
+        self._stop_task: asyncio.Task[None] | None = None
         self.initialized = False  # the member had a WAL when opened (etcd: the initial corruption check)
 
     # ----- construction
@@ -297,6 +298,7 @@ class EtcdServer:
         self.kv.start()
         self.node.start()
         self._compactor = new_compactor(self)
+        self._spawn(self._watch_raft(), "raft-watch")
         self._spawn(self._publish(), "publish")
         self._spawn(self._lease_loop(), "lease-revoke")
         self._spawn(self._sync_loop(), "v2-sync")
@@ -318,6 +320,15 @@ class EtcdServer:
                 logger.exception("server task %s failed", name)
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"etcd-{name}"))
+
+    async def _watch_raft(self) -> None:
+        """A member whose raft failed (a WAL write, an apply) must not go on: stop, so the process exits."""
+        await self.node.wait_stopped()
+        if self.node.error is not None and not self.stopping.is_set():
+            logger.error(
+                "raft stopped on its own; stopping the server", extra={"error": str(self.node.error)}
+            )
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop(), name="etcd-stop-on-failure")
 
     async def stop(self) -> None:
         """Stops in etcd's order: background tasks, raft (finishing what is in hand), lessor, kv, backend."""

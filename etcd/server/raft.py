@@ -187,6 +187,7 @@ class RaftNode:
         self._has_leader = asyncio.Event()
 
         self._wakeup = asyncio.Event()
+        self._ended = asyncio.Event()  # set once the node stops, by request or on its own failure
         self._stopping = False
         self._stopped = False
         self._error: BaseException | None = None
@@ -247,6 +248,7 @@ class RaftNode:
             self._apply_q.put_nowait(None)
             await apply_task
         self._fail_waiters(ErrStopped())
+        self._ended.set()
         await self._blocking(self._storage.close)
 
     @property
@@ -257,6 +259,10 @@ class RaftNode:
     @property
     def stopped(self) -> bool:
         return self._stopping
+
+    async def wait_stopped(self) -> None:
+        """Returns once the node has stopped: ``stop()`` was called or it failed (see ``error``)."""
+        await self._ended.wait()
 
     # ----- observing
 
@@ -595,6 +601,7 @@ class RaftNode:
         if self._error is None:
             self._error = e
         self._stopping = True
+        self._ended.set()
         self._wakeup.set()
         self._has_leader.set()
         self._fail_waiters(ErrStopped())

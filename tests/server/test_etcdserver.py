@@ -14,9 +14,10 @@ from etcd.api.etcdserverpb.etcdserver_pb2 import Request
 from etcd.api.v2error import Error as V2Error
 from etcd.backend.quota import ErrNoSpace
 from etcd.mvcc.errors import ErrCompacted
-from etcd.server.errors import ErrRequestTooLarge
+from etcd.server.errors import ErrRequestTooLarge, ErrStopped
+from etcd.server.etcdserver import EtcdServer
 from etcd.v2store import Event, Watcher
-from tests.server.member import running_member
+from tests.server.member import member_config, running_member
 
 
 async def test_put_then_range_sees_it_with_etcds_header(tmp_path: Path) -> None:
@@ -161,3 +162,17 @@ async def test_quota_raises_nospace_alarm_and_refuses_puts(tmp_path: Path) -> No
         assert (await srv.range(pb.RangeRequest(key=b"q0"))).count == 1
         await srv.alarm(pb.AlarmRequest(action=pb.AlarmRequest.DEACTIVATE, memberID=srv.id, alarm=pb.NOSPACE))
         assert srv.alarms() == []
+
+
+async def test_a_failed_apply_stops_the_server(tmp_path: Path) -> None:
+    srv = await EtcdServer.open(member_config(tmp_path))
+    srv.start()
+    try:
+        await asyncio.wait_for(srv.ready.wait(), 10)
+        srv.backend.close()  # the store fails under the applier: the member must not run on
+        with pytest.raises(ErrStopped):
+            await srv.put(pb.PutRequest(key=b"a", value=b"1"))
+        await asyncio.wait_for(srv.stopped.wait(), 10)
+        assert srv.stopping.is_set() and srv.error is not None
+    finally:
+        await srv.stop()
