@@ -31,13 +31,14 @@ from aiohttp import web
 
 from etcd.api.etcdhttp.app import make_client_app, make_metrics_app
 from etcd.api.etcdhttp.gohttp import Handler
-from etcd.api.etcdhttp.peer import PeerServer, make_peer_app
+from etcd.api.etcdhttp.peer import PeerServer, hashkv_route, make_peer_app
 from etcd.api.v3rpc.grpc_server import make_grpc_server
 from etcd.embed import serve
 from etcd.embed.config import URL, Config
 from etcd.embed.metrics import CLIENT_MUXES
 from etcd.embed.serve import StartError
 from etcd.pkg.logutil import fields
+from etcd.server.corrupt import check_initial_hash_kv
 from etcd.server.etcdserver import EtcdServer
 from etcd.version import SERVER_VERSION
 from mux import Mux
@@ -102,6 +103,12 @@ def default_parts() -> Parts:
 
     async def start_server(cfg: Config) -> MemberServer:
         server = await EtcdServer.open(cfg)  # TODO(issue 6): pass the rafthttp transport
+        if cfg.experimental_initial_corrupt_check and server.initialized:
+            try:
+                await check_initial_hash_kv(server)
+            except BaseException:
+                await server.stop()
+                raise
         server.start()
         return server
 
@@ -114,6 +121,7 @@ def default_parts() -> Parts:
         grpc_server=make_grpc_server,
         client_app=client_app,
         metrics_app=make_metrics_app,
+        peer_routes=lambda server: [hashkv_route(server)],
     )
 
 

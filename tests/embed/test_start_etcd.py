@@ -24,6 +24,8 @@ from etcd.embed import serve
 from etcd.embed.config import DEFAULT_INITIAL_CLUSTER, Config, ConfigError, parse_urls
 from etcd.embed.etcd import Etcd, Parts, ServerStopped, default_parts, start_etcd
 from etcd.embed.serve import StartError
+from etcd.server.corrupt import fetch_peer_hash
+from etcd.server.membership import Member
 from tests.real_etcd import free_ports
 
 TIMEOUT = 15.0
@@ -109,8 +111,10 @@ async def test_peer_port_answers_members_and_version_as_etcd(member: Etcd) -> No
     assert body.decode() == expected
     status, headers, body = await http_get(f"{peer}/version")
     assert status == 200
-    assert body in (b'{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}',
-                    b'{"etcdserver":"3.4.23","etcdcluster":"not_decided"}')
+    assert body in (
+        b'{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}',
+        b'{"etcdserver":"3.4.23","etcdcluster":"not_decided"}',
+    )
     # etcd 3.4.23: 404 "404 page not found\n" and 405 "Method Not Allowed\n" with Allow: GET, both text/plain
     status, headers, body = await http_get(f"{peer}/nope")
     assert (status, body) == (404, b"404 page not found\n")
@@ -374,3 +378,27 @@ def test_socket_dirs_of_dead_members_are_removed(tmp_path: Path) -> None:
         (d / "grpc.sock").write_bytes(b"")
     assert serve.remove_stale_socket_dirs(str(tmp_path)) == [str(dead)]
     assert not dead.exists() and live.exists() and other.exists()
+
+
+async def test_peer_port_answers_hashkv_for_the_corruption_check(member: Etcd) -> None:
+    peer_url = str(member.cfg.listen_peer_urls[0])
+    got = await fetch_peer_hash(Member(1, [peer_url]), 0)
+    want = await member.server.hash_kv(0)
+    assert (got.hash, got.compact_revision, got.header.revision) == (
+        want.hash,
+        want.compact_revision,
+        want.header.revision,
+    )
+    async with aiohttp.ClientSession() as session, session.post(peer_url + "/members/hashkv") as r:
+        assert (r.status, r.headers["Allow"]) == (405, "GET")
+
+
+async def test_restart_with_the_initial_corruption_check_starts(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, experimental_initial_corrupt_check=True)
+    e = await started(cfg)
+    await asyncio.wait_for(e.close(), TIMEOUT)
+    e = await started(make_config(tmp_path, experimental_initial_corrupt_check=True))
+    try:
+        assert e.server.initialized
+    finally:
+        await asyncio.wait_for(e.close(), TIMEOUT)
