@@ -9,10 +9,6 @@ fix, "GAP" marks what is not built yet; the others are differences of the librar
 from __future__ import annotations
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("curl_http", "/v3/maintenance/alarm"): (
-        "BUG: etcd 3.4's Maintenance.Alarm leaves the response header unset, so its gateway answers {}; "
-        "ours fills the header (etcd 3.4 compat quirk: etcdserver/api/v3rpc/maintenance.go Alarm)"
-    ),
     ("auth", ""): (
         "GAP: ours answers user and role writes with 'etcdserver: not capable' until auth exists "
         "(issue 8, etcd/api/v3rpc/auth.py), so nothing after them matches either"
@@ -24,10 +20,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("garbage", "oversize-header"): (
         "a 2 MB header: Go's HTTP server answers 431 Request Header Fields Too Large, aiohttp "
         "'HTTP/1.0 400 Bad Request'"
-    ),
-    ("gateway_more", "/v3/watch"): (
-        "BUG: a watch cancelled because its start revision is compacted answers with a header without "
-        "revision in etcd 3.4 (mvcc sends Revision 0 with CompactRevision); ours puts the current revision"
     ),
     ("grpc-raw", "unknown-"): (
         "grpcio's server says 'Method not found!' for an unknown service or method, grpc-go "

@@ -112,6 +112,7 @@ async def test_compacted_start_revision_cancels(wc: WatchClient) -> None:
     assert created.created
     resp = await wc.read()
     assert (resp.canceled, resp.compact_revision) == (True, r2)
+    assert resp.header.revision == 0 and resp.header.member_id != 0  # etcd: no revision on this cancel
 
 
 async def test_fragment_splits_a_large_revision(wc: WatchClient) -> None:

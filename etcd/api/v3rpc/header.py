@@ -26,3 +26,11 @@ class Header:
     def new(self, revision: int = 0) -> pb.ResponseHeader:
         """A filled header at ``revision`` (0: the current one)."""
         return self.fill(pb.ResponseHeader(revision=revision))
+
+    def exact(self, revision: int) -> pb.ResponseHeader:
+        """A header at exactly ``revision``, 0 left as 0 (etcd's watch ``newResponseHeader``: a compacted
+        watch's cancel reply has no revision)."""
+        s = self._server
+        return pb.ResponseHeader(
+            cluster_id=s.cluster_id, member_id=s.id, revision=revision, raft_term=s.term()
+        )

@@ -175,7 +175,7 @@ class ServerWatchStream:
 
     def _to_pb(self, wresp: mvcc_watcher.WatchResponse) -> pb.WatchResponse:
         return pb.WatchResponse(
-            header=self._hdr.new(wresp.revision),
+            header=self._hdr.exact(wresp.revision),
             watch_id=wresp.watch_id,
             events=wresp.events,
             compact_revision=wresp.compact_revision,
