@@ -129,6 +129,7 @@ class EtcdServer:
         self._node_box: list[RaftNode] = []  # shared with the applier's raft-term callback
         self._last_lead = 0
         self._stop_task: asyncio.Task[None] | None = None
+        self._became_leader = asyncio.Event()
         self.initialized = False  # the member had a WAL when opened (etcd: the initial corruption check)
 
     # ----- construction
@@ -392,6 +393,7 @@ class EtcdServer:
             self.leader_changed_at = time.time()
         self._last_lead = ss.lead
         if ss.raft_state == StateType.LEADER:
+            self._became_leader.set()
             if not self.lessor.is_primary():
                 # etcd: extend every lease by an election timeout, so none expires for the hand-over.
                 self.lessor.promote(self.cfg.election_timeout * 1_000_000)
@@ -782,13 +784,14 @@ class EtcdServer:
                 await self._propose_quietly(InternalRaftRequest(v2=req))
 
     async def _version_loop(self) -> None:
-        """The leader settles the cluster version once every member has published (etcd's
-        ``monitorVersions``; all members here are 3.4)."""
+        """The leader settles the cluster version (etcd's ``monitorVersions``; all members here are 3.4):
+        at once when it becomes leader, as etcd's first commit in a term forces it, then every 4 s."""
         while True:
-            await asyncio.sleep(1.0 if self.cluster.version is None else 4.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(4.0):
+                    await self._became_leader.wait()
+            self._became_leader.clear()
             if not self.is_leader() or self.cluster.version == CLUSTER_VERSION:
-                continue
-            if not self.ready.is_set():
                 continue
             req = V2Request(
                 Method="PUT", ID=self._ids.getrandbits(63), Path="/0/version", Val=CLUSTER_VERSION
