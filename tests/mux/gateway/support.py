@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -141,21 +142,18 @@ async def start_gateway(tmp: Path, config: dict[str, Any], name: str = "gateway"
 
 
 async def run(*argv: str, stdin: bytes = b"", timeout: float = 15.0) -> tuple[int, str, str]:
-    """Runs a command (curl, openssl, python) without blocking the loop the backends serve on."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    """Runs a command (curl, openssl, python) without blocking the loop the backends serve on.
+
+    In a thread with ``subprocess.run``: spawning from the loop beside grpcio's threads once lost the
+    child's stdin pipe under load, and ``run`` also copes with a child that exits before reading it.
+    Raises TimeoutError after ``timeout`` seconds (the child is killed)."""
     try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        done = await asyncio.to_thread(
+            subprocess.run, argv, input=stdin, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        raise TimeoutError(f"{argv[0]} did not finish in {timeout} s") from e
+    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
 
 
 async def http_get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, str]:
