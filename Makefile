@@ -41,7 +41,8 @@ bench-tools:
 run: venv proto
 	$(PY) -m etcd $(ARGS)
 
-demo: run
+demo: venv proto
+	$(PY) -m mux.demo
 
 lint: venv proto
 	$(BIN)/ruff check .
