@@ -104,7 +104,9 @@ class Backend:
                 wb.delete(full)
             else:
                 wb.put(full, value)
+        write_start = time.perf_counter()
         self._db.write(wb, self._wo)
+        metrics.commit_write_sec.observe(time.perf_counter() - write_start)
         self._buf.reset()
         self.commits += 1
         metrics.commit_sec.observe(time.perf_counter() - start)

@@ -109,7 +109,9 @@ class KVStore:
 
     def _report_db_size(self) -> None:
         try:
-            metrics.db_total_size.set(self.backend.size())
+            size = self.backend.size()
+            metrics.db_total_size.set(size)
+            metrics.db_total_size_debug.set(size)
             metrics.db_total_size_in_use.set(self.backend.size_in_use())
         except OSError:  # a metric is not worth failing a commit for
             pass

@@ -51,7 +51,7 @@ def schedule_compaction(
                     deleted += 1
             if len(kvs) < batch_limit:
                 tx.unsafe_put(buckets.META, FINISHED_COMPACT_KEY, rev_to_bytes(Revision(compact_main_rev)))
-                metrics.db_compaction_keys.set(deleted)
+                metrics.db_compaction_keys.inc(deleted)
                 metrics.db_compaction_total.observe((time.perf_counter() - total_start) * 1000)
                 return True
             last = rev_to_bytes(Revision(rev.main, rev.sub + 1))

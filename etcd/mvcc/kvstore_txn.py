@@ -53,7 +53,9 @@ class TxnRead:
         self._rev = store.current_rev
         self._ranges = 0  # for etcd's range/put/delete/txn counters, reported at end()
         self._puts = 0
+        self._put_bytes = 0
         self._deletes = 0
+        metrics.read_txns.inc()
 
     def first_rev(self) -> int:
         """The oldest revision still readable (the compacted revision)."""
@@ -98,14 +100,20 @@ class TxnRead:
             self._ended = True
             self._tx.__exit__(None, None, None)
             # etcd 3.4 compat: mvcc/metrics_txn.go counts a txn of more than one op as a txn too
+            metrics.read_txns.dec()
             if self._ranges + self._puts + self._deletes > 1:
                 metrics.txn_counter.inc()
+                metrics.txn_counter_debug.inc()
             if self._ranges:
                 metrics.range_counter.inc(self._ranges)
+                metrics.range_counter_debug.inc(self._ranges)
             if self._puts:
                 metrics.put_counter.inc(self._puts)
+                metrics.put_counter_debug.inc(self._puts)
+                metrics.total_put_size.inc(self._put_bytes)
             if self._deletes:
                 metrics.delete_counter.inc(self._deletes)
+                metrics.delete_counter_debug.inc(self._deletes)
 
     def __enter__(self) -> Self:
         return self
@@ -139,6 +147,7 @@ class TxnWrite(TxnRead):
         """Writes ``key``; returns the revision of this transaction. Attaches ``lease`` (0: none)."""
         s = self._s
         self._puts += 1
+        self._put_bytes += len(key) + len(value)
         rev = self.begin_rev + 1
         created = rev
         ver = 0

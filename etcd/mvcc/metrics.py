@@ -12,6 +12,19 @@ range_counter = Counter("etcd_mvcc_range_total", "Total number of ranges seen by
 put_counter = Counter("etcd_mvcc_put_total", "Total number of puts seen by this member.")
 delete_counter = Counter("etcd_mvcc_delete_total", "Total number of deletes seen by this member.")
 txn_counter = Counter("etcd_mvcc_txn_total", "Total number of txns seen by this member.")
+# etcd 3.4 still exports the older etcd_debugging_ names beside them, with the same counts.
+range_counter_debug = Counter(
+    "etcd_debugging_mvcc_range_total", "Total number of ranges seen by this member."
+)
+put_counter_debug = Counter("etcd_debugging_mvcc_put_total", "Total number of puts seen by this member.")
+delete_counter_debug = Counter(
+    "etcd_debugging_mvcc_delete_total", "Total number of deletes seen by this member."
+)
+txn_counter_debug = Counter("etcd_debugging_mvcc_txn_total", "Total number of txns seen by this member.")
+total_put_size = Gauge(
+    "etcd_debugging_mvcc_total_put_size_in_bytes", "The total size of put kv pairs seen by this member."
+)
+read_txns = Gauge("etcd_mvcc_db_open_read_transactions", "The number of currently open read transactions")
 
 keys_gauge = Gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.")
 watch_stream_gauge = Gauge("etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams.")
@@ -39,16 +52,20 @@ db_compaction_total = Histogram(
     "Bucketed histogram of db compaction total duration.",
     buckets=[100 * 2**i for i in range(24)],
 )
-db_compaction_keys = Gauge(
+db_compaction_keys = Counter(
     "etcd_debugging_mvcc_db_compaction_keys_total", "Total number of db keys compacted."
 )
 
 db_total_size = Gauge(
     "etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes."
 )
+db_total_size_debug = Gauge(
+    "etcd_debugging_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes.",
+)
 db_total_size_in_use = Gauge(
     "etcd_mvcc_db_total_size_in_use_in_bytes",
-    "Total size of the underlying database logically in use in bytes."
+    "Total size of the underlying database logically in use in bytes.",
 )
 current_rev = Gauge("etcd_debugging_mvcc_current_revision", "The current revision of store.")
 compact_rev = Gauge("etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.")

@@ -27,3 +27,9 @@ snap_save_total_duration_seconds = Histogram(
     "The total latency distributions of save called by snapshot.",
     buckets=[0.001 * 2**i for i in range(14)],
 )
+
+snap_marshalling_duration_seconds = Histogram(
+    "etcd_debugging_snap_save_marshalling_duration_seconds",
+    "The marshalling cost distributions of save called by snapshot.",
+    buckets=[0.001 * 2**i for i in range(14)],
+)

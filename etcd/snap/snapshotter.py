@@ -90,6 +90,7 @@ class Snapshotter:
         start = time.perf_counter()
         data = snapshot.SerializeToString()
         body = snappb.Snapshot(crc=crc.checksum(data), data=data).SerializeToString()
+        metrics.snap_marshalling_duration_seconds.observe(time.perf_counter() - start)
         name = snap_name(snapshot.metadata.term, snapshot.metadata.index)
         self._write_atomically(name, [body], metrics.snap_fsync_duration_seconds)
         metrics.snap_save_total_duration_seconds.observe(time.perf_counter() - start)

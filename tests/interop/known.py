@@ -29,22 +29,10 @@ KNOWN: dict[tuple[str, str], str] = {
         "BUG: a request that is not a valid protobuf: etcd (grpc-go) answers INTERNAL 'grpc: error "
         "unmarshalling request: unexpected EOF', ours UNKNOWN with a Python DecodeError text"
     ),
-    ("metrics", "etcd_debugging_mvcc_db_compaction_keys_total"): (
-        "BUG: a counter in etcd 3.4 (mvcc/metrics.go dbCompactionKeysCounter), a gauge in ours"
-    ),
     **{
         ("metrics", name): "BUG: etcd 3.4 exposes this metric family, ours does not"
         for name in (
             "etcd_debugging_auth_revision",
-            "etcd_debugging_disk_backend_commit_write_duration_seconds",
-            "etcd_debugging_mvcc_db_total_size_in_bytes",
-            "etcd_debugging_mvcc_delete_total",
-            "etcd_debugging_mvcc_put_total",
-            "etcd_debugging_mvcc_range_total",
-            "etcd_debugging_mvcc_total_put_size_in_bytes",
-            "etcd_debugging_mvcc_txn_total",
-            "etcd_debugging_snap_save_marshalling_duration_seconds",
-            "etcd_mvcc_db_open_read_transactions",
             "etcd_server_learner_promote_successes",
         )
     },
