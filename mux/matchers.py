@@ -147,8 +147,34 @@ class _HTTP1(StatelessMatcher):
         return "http1()"
 
 
-def http1() -> Matcher:
-    return _HTTP1()
+# cmux's HTTP1(): the first line, read up to 4096 bytes, split at its first two spaces, ends in HTTP/1.x;
+# the method and target may be anything, so the HTTP server behind answers a malformed one with 400.
+_LENIENT_LINE = re.compile(rb"[^ \n]* [^ \n]* HTTP/1\.[0-9]\r?\n")
+_LENIENT_MAX = 4096
+
+
+class _LenientHTTP1(StatelessMatcher):
+    """cmux's ``HTTP1()``: any first line whose third space-separated field is ``HTTP/1.x``."""
+
+    __slots__ = ()
+
+    def feed(self, seen: bytes) -> Verdict:
+        if _LENIENT_LINE.match(seen):
+            return MATCH
+        eol = seen.find(b"\n")
+        if eol < 0 and len(seen) < _LENIENT_MAX:
+            return MORE
+        return NO
+
+    def __repr__(self) -> str:
+        return "http1(lenient=True)"
+
+
+def http1(*, lenient: bool = False) -> Matcher:
+    """An HTTP/1.0 or 1.1 request line. Strict by default (a real method token, a target, the version);
+    ``lenient`` is cmux's rule, for servers that must answer malformed request lines themselves (etcd's
+    client port answers them 400 Bad Request)."""
+    return _LenientHTTP1() if lenient else _HTTP1()
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,14 +231,14 @@ def grpc_http_mux(
     grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol], *, max_connections: int | None = None
 ) -> Mux:
     """A client or peer port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
-    ``aiohttp.web.Server``), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2).
+    ``aiohttp.web.Server``; matched as cmux does, so a malformed request line gets aiohttp's 400), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2).
     etcd's peer port serves the v3 gRPC services too (``servePeers``), so etcdctl works against it.
 
     ``max_connections`` stands in for etcd's ``LimitListener``: where etcd leaves the excess in the backlog,
     the mux closes it at accept."""
     m = Mux(max_connections=max_connections)
     m.route("grpc", grpc(), target=proxy_to(grpc_upstream))
-    m.route("http", http1(), target=serve_protocol(http_server))
+    m.route("http", http1(lenient=True), target=serve_protocol(http_server))
     m.route("h2c", http2(), target=http1_required(H2C_LINGER))
     return m
 
@@ -246,6 +246,6 @@ def grpc_http_mux(
 def http_mux(http_server: Callable[[], asyncio.BaseProtocol]) -> Mux:
     """A port that speaks HTTP/1.1 only (the metrics port)."""
     m = Mux()
-    m.route("http", http1(), target=serve_protocol(http_server))
+    m.route("http", http1(lenient=True), target=serve_protocol(http_server))
     m.route("h2c", http2(), target=http1_required(H2C_LINGER))
     return m
