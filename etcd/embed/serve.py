@@ -231,8 +231,9 @@ def grpc_http_mux(
     grpc_upstream: str, http_server: Callable[[], asyncio.BaseProtocol], *, max_connections: int | None = None
 ) -> Mux:
     """A client or peer port: gRPC to ``grpc_upstream`` (``unix:/path``), HTTP/1.1 to ``http_server`` (an
-    ``aiohttp.web.Server``; matched as cmux does, so a malformed request line gets aiohttp's 400), h2c that is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2).
-    etcd's peer port serves the v3 gRPC services too (``servePeers``), so etcdctl works against it.
+    ``aiohttp.web.Server``; matched as cmux does, so a malformed request line gets aiohttp's 400), h2c that
+    is not gRPC told to retry on HTTP/1.1 (aiohttp has no HTTP/2). etcd's peer port serves the v3 gRPC
+    services too (``servePeers``), so etcdctl works against it.
 
     ``max_connections`` stands in for etcd's ``LimitListener``: where etcd leaves the excess in the backlog,
     the mux closes it at accept."""

@@ -14,8 +14,8 @@ KNOWN: dict[tuple[str, str], str] = {
         "(issue 8, etcd/api/v3rpc/auth.py), so nothing after them matches either"
     ),
     ("garbage", "bad-http-method"): (
-        "a request line with a bad method reaches the HTTP server as in etcd (cmux's lenient HTTP/1 rule) and "
-        "is refused 400; aiohttp writes its parse errors with an 'HTTP/1.0' status line, Go 'HTTP/1.1'"
+        "a request line with a bad method reaches the HTTP server as in etcd (cmux's lenient HTTP/1 rule) "
+        "and is refused 400; aiohttp writes its parse errors with an 'HTTP/1.0' status line, Go 'HTTP/1.1'"
     ),
     ("garbage", "oversize-header"): (
         "a 2 MB header: Go's HTTP server answers 431 Request Header Fields Too Large, aiohttp "
