@@ -38,6 +38,7 @@ from etcd.embed.config import URL, Config
 from etcd.embed.metrics import CLIENT_MUXES
 from etcd.embed.serve import StartError
 from etcd.pkg.logutil import fields
+from etcd.rafthttp import Transport, peer_routes
 from etcd.server.corrupt import check_initial_hash_kv
 from etcd.server.etcdserver import EtcdServer
 from etcd.version import SERVER_VERSION
@@ -102,7 +103,9 @@ def default_parts() -> Parts:
     """The real server, gRPC services and HTTP apps."""
 
     async def start_server(cfg: Config) -> MemberServer:
-        server = await EtcdServer.open(cfg)  # TODO(issue 6): pass the rafthttp transport
+        transport = Transport(urls=[str(u) for u in cfg.initial_advertise_peer_urls])
+        server = await EtcdServer.open(cfg, transport)
+        wire_transport(server, transport)
         if cfg.experimental_initial_corrupt_check and server.initialized:
             try:
                 await check_initial_hash_kv(server)
@@ -121,8 +124,24 @@ def default_parts() -> Parts:
         grpc_server=make_grpc_server,
         client_app=client_app,
         metrics_app=make_metrics_app,
-        peer_routes=lambda server: [hashkv_route(server)],
+        peer_routes=lambda server: [hashkv_route(server), *_raft_routes(server)],
     )
+
+
+def _raft_routes(server: Any) -> list[tuple[str, Handler]]:
+    transport = getattr(server, "transport", None)
+    return peer_routes(transport) if isinstance(transport, Transport) else []
+
+
+def wire_transport(server: EtcdServer, transport: Transport) -> None:
+    """Connects the peer transport to the opened server: removed members are refused, received backend
+    snapshots land in ``member/snap``, a removal of this member stops it, and raft gets its network."""
+    transport.is_id_removed = server.cluster.is_removed
+    transport.snapshot_source = server.snapshot_source
+    transport.snapshot_dir = server.snap_dir
+    transport.on_snapshot = server.receive_snapshot
+    transport.on_critical = server.on_transport_critical
+    transport.start(server.node)
 
 
 @dataclass

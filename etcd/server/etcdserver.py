@@ -27,10 +27,11 @@ import logging
 import os
 import random
 import resource
+import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.etcdserverpb.etcdserver_pb2 import Request as V2Request
@@ -41,6 +42,7 @@ from etcd.embed.config import Config, ConfigError, cluster_id, member_id
 from etcd.lease.lessor import ErrLeaseNotFound, LeaseCheckpoint, Lessor, LessorConfig
 from etcd.mvcc.watchable_store import WatchableStore
 from etcd.raft import ErrProposalDropped, Peer, SoftState, StateType
+from etcd.raft.raftpb.raft_pb2 import Message
 from etcd.server import apply_v2, metrics
 from etcd.server.apply import ApplierV3, Result
 from etcd.server.bootstrap import member_dirs, open_raft
@@ -59,7 +61,7 @@ from etcd.server.membership import Member, RaftCluster
 from etcd.server.raft import ApplyBatch, RaftNode, Transport
 from etcd.v2store import Event, Store, Watcher
 from etcd.version import CLUSTER_VERSION, SERVER_VERSION
-from etcd.wal.fileutil import purge_files
+from etcd.wal.fileutil import fsync_dir, purge_files
 
 logger = logging.getLogger("etcd.server")
 
@@ -79,6 +81,23 @@ class NullTransport:
 
     def send(self, messages: Any) -> None:
         return None
+
+
+@runtime_checkable
+class PeerTransport(Transport, Protocol):
+    """A transport that knows the other members (``etcd.rafthttp.Transport``): the server keeps its peers
+    in step with the member list raft has agreed on."""
+
+    def add_peer(self, id_: int, urls: Sequence[str]) -> None: ...
+
+    def remove_peer(self, id_: int) -> None: ...
+
+    def update_peer(self, id_: int, urls: Sequence[str]) -> None: ...
+
+    @property
+    def peer_ids(self) -> list[int]: ...
+
+    async def close(self) -> None: ...
 
 
 class EtcdServer:
@@ -130,6 +149,10 @@ class EtcdServer:
         self._last_lead = 0
         self._stop_task: asyncio.Task[None] | None = None
         self._became_leader = asyncio.Event()
+        self.transport: Transport = NullTransport()
+        self._backend_kw: dict[str, Any] = {}
+        self._initial_members: list[Member] = []
+        self.snap_dir = member_dirs(cfg.effective_data_dir())[1]
         self.initialized = False  # the member had a WAL when opened (etcd: the initial corruption check)
 
     # ----- construction
@@ -161,9 +184,12 @@ class EtcdServer:
             applyx.shutdown(wait=False)
             raise
         boot = holder["boot"]
+        srv._backend_kw = holder["backend_kw"]
+        srv.transport = transport or NullTransport()
+        srv._initial_members = holder["initial_members"] if boot.is_new else []
         srv._node = RaftNode(
             boot,
-            transport or NullTransport(),
+            srv.transport,
             srv._apply,
             heartbeat_interval=cfg.heartbeat_interval / 1000,
             applied_index=holder["applied"],
@@ -213,6 +239,7 @@ class EtcdServer:
             backend_kw["batch_limit"] = cfg.backend_batch_limit
         backend = Backend(os.path.join(snapdir, "db"), **backend_kw)
         holder["backend"] = backend
+        holder["backend_kw"] = backend_kw
 
         boot = open_raft(
             data_dir,
@@ -228,6 +255,7 @@ class EtcdServer:
         )
         holder["raft_storage"] = boot.raft_storage
         holder["boot"] = boot
+        holder["initial_members"] = [] if join else list(members.values())
 
         v2store = Store("/0", "/1", clock=time.time_ns)
         applied = 0
@@ -294,6 +322,7 @@ class EtcdServer:
     def start(self) -> None:
         """Starts raft, the watch sync thread and the background tasks on the running loop."""
         self._node_box.append(self.node)
+        self._add_known_peers(self._initial_members)
         if self.cfg.experimental_enable_lease_checkpoint:
             self.lessor.set_checkpointer(self._checkpoint_leases)
         self.kv.start()
@@ -311,6 +340,98 @@ class EtcdServer:
         if self.cfg.experimental_corrupt_check_time > 0:
             self._spawn(monitor_kv_hash(self, self.cfg.experimental_corrupt_check_time), "corrupt-check")
 
+    # ----- snapshots between members
+
+    def snapshot_source(self, m: Message) -> AsyncIterator[bytes]:
+        """The backend data sent after a MsgSnap: the backend as it is now, which covers at least the raft
+        snapshot's index (etcd's merged snapshot); its own consistent index says how far."""
+        return self.snapshot_stream()
+
+    def _db_snapshot_path(self, index: int) -> str:
+        return os.path.join(self.snap_dir, f"{index:016x}.snap.db")
+
+    async def receive_snapshot(self, m: Message, path: str) -> None:
+        """Keeps a received backend snapshot as ``member/snap/<index>.snap.db`` (etcd's ``SaveDBFrom``);
+        it replaces the backend when raft applies the snapshot."""
+        dest = self._db_snapshot_path(m.snapshot.metadata.index)
+
+        def keep() -> None:
+            os.replace(path, dest)
+            fsync_dir(self.snap_dir)
+
+        await asyncio.get_running_loop().run_in_executor(self._io_executor, keep)
+
+    def on_transport_critical(self, err: Exception) -> None:
+        """The transport learnt something this member cannot go on after (it was removed): stop."""
+        logger.error("peer transport: %s", err)
+        if not self.stopping.is_set():
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop(), name="etcd-stop-critical")
+
+    async def _restore_backend(self, index: int) -> None:
+        """Installs a received backend snapshot whose raft snapshot is at ``index`` (etcd's
+        ``recoverSnapshotBackend``), unless the backend already holds that much."""
+        source = self._db_snapshot_path(index)
+        if self.applier.consistent_index() >= index and self.kv.consistent_index() >= index:
+            return
+        if not os.path.exists(source):
+            raise RuntimeError(
+                f"raft snapshot at {index} came without its backend data ({source} is missing)"
+            )
+        db_path = os.path.join(self.snap_dir, "db")
+        fresh = db_path + ".restore"
+        loop = asyncio.get_running_loop()
+
+        def build() -> None:
+            shutil.rmtree(fresh, ignore_errors=True)
+            with open(source, "rb") as f:
+                Backend.restore_from(f, fresh)
+
+        await loop.run_in_executor(self._apply_executor, build)
+        # The swap itself runs on the loop: no read may see the old backend closed.
+        old = self.backend
+        old.close()
+        retired = db_path + ".old"
+        shutil.rmtree(retired, ignore_errors=True)
+        os.rename(db_path, retired)
+        os.rename(fresh, db_path)
+        fsync_dir(self.snap_dir)
+        backend = Backend(db_path, **self._backend_kw)
+        self.kv.restore(backend)
+        self.lessor.recover(backend, self.kv.write)
+        self.applier.recover(backend)
+        self.backend = backend
+        self.quota = BackendQuota(backend, self.cfg.quota_backend_bytes)
+        shutil.rmtree(retired, ignore_errors=True)
+        logger.info("restored the backend from a snapshot", extra={"snapshot-index": index})
+
+    # ----- peers
+
+    def _add_known_peers(self, initial: Sequence[Member]) -> None:
+        """As raft starts (its transport started first): the initial members of a new cluster, or those a
+        snapshot restored (a restart without a snapshot learns them as raft replays membership entries)."""
+        tr = self.transport
+        if not isinstance(tr, PeerTransport):
+            return
+        for m in [*initial, *self.cluster.members()]:
+            if m.id != self.id and m.id not in tr.peer_ids:
+                tr.add_peer(m.id, m.peer_urls)
+
+    def _sync_peers(self) -> None:
+        """After a membership change or an installed snapshot: peers follow the member list."""
+        tr = self.transport
+        if not isinstance(tr, PeerTransport):
+            return
+        members = {m.id: m for m in self.cluster.members()}
+        for mid, m in members.items():
+            if mid != self.id and mid not in tr.peer_ids:
+                tr.add_peer(mid, m.peer_urls)
+        for mid in tr.peer_ids:
+            if mid not in members:
+                tr.remove_peer(mid)
+        if self.cluster.is_removed(self.id) and not self.stopping.is_set():
+            logger.error("the member has been permanently removed from the cluster")
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop(), name="etcd-removed")
+
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
             try:
@@ -321,6 +442,35 @@ class EtcdServer:
                 logger.exception("server task %s failed", name)
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"etcd-{name}"))
+
+    async def _hand_over_leadership(self) -> None:
+        """A leader with other voters hands leadership to the one connected longest before it stops (etcd's
+        ``TransferLeadership`` in ``Stop``), so the cluster does not wait out an election timeout."""
+        if self._node is None or self._node.stopped or not self.is_leader():
+            return
+        active_since = getattr(self.transport, "active_since", None)
+        if active_since is None:
+            return
+        candidates = []
+        for m in self.cluster.members():
+            if m.id == self.id or m.is_learner:
+                continue
+            since = active_since(m.id)
+            if since is not None:
+                candidates.append((since, m.id))
+        if not candidates:
+            return
+        target = min(candidates)[1]
+        logger.info("leadership transfer starting", extra={"transferee": f"{target:x}"})
+        self.node.transfer_leader(target)
+        try:
+            async with asyncio.timeout(self._req_timeout):
+                while self.leader() != target:
+                    await asyncio.sleep(self.cfg.heartbeat_interval / 1000)
+        except TimeoutError:
+            logger.warning("leadership transfer timed out", extra={"transferee": f"{target:x}"})
+            return
+        logger.info("leadership transfer finished", extra={"transferee": f"{target:x}"})
 
     async def _watch_raft(self) -> None:
         """A member whose raft failed (a WAL write, an apply) must not go on: stop, so the process exits."""
@@ -337,6 +487,8 @@ class EtcdServer:
             await self.stopped.wait()
             return
         self.stopping.set()
+        with contextlib.suppress(Exception):
+            await self._hand_over_leadership()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -346,6 +498,8 @@ class EtcdServer:
             if self._node is not None:
                 await self._node.stop()
         finally:
+            if isinstance(self.transport, PeerTransport):
+                await self.transport.close()
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._io_executor, self._close_stores)
             self._apply_executor.shutdown(wait=True)
@@ -846,8 +1000,10 @@ class EtcdServer:
         if batch.snapshot is not None:
             metrics.snapshot_apply_in_progress.set(1)
             try:
+                await self._restore_backend(batch.snapshot.metadata.index)
                 self.v2store.recovery(batch.snapshot.data)
                 self.cluster.recover()
+                self._sync_peers()
             finally:
                 metrics.snapshot_apply_in_progress.set(0)
         results: list[Any] = [None] * len(batch.entries)
@@ -873,6 +1029,7 @@ class EtcdServer:
             if c.conf_change is not None:
                 await flush()
                 self.cluster.apply_conf_change(c.conf_change)
+                self._sync_peers()
                 continue
             r = InternalRaftRequest.FromString(c.data)
             if r.HasField("v2"):
