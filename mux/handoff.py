@@ -56,27 +56,15 @@ class Target(Protocol):
         ...
 
 
-class InfoTransport(asyncio.Transport):
-    """The real transport as seen by a handed-off protocol, plus the mux's ``ConnectionInfo``.
+class ForwardingTransport(asyncio.Transport):
+    """A transport that passes every call to ``inner``: the base of views that change a few of them."""
 
-    ``get_extra_info("mux")`` returns the info; ``"peername"`` returns the original client when a trusted
-    PROXY header named one, so frameworks log the real client address. ``write`` is the inner transport's
-    own bound method; the rest delegate with one extra call.
-    """
-
-    def __init__(self, transport: asyncio.BaseTransport, info: ConnectionInfo) -> None:
+    def __init__(self, inner: asyncio.Transport) -> None:
         super().__init__()
-        inner = cast(asyncio.Transport, transport)
         self.inner = inner
-        self.info = info
-        self.write = inner.write  # type: ignore[method-assign]
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        if name == "mux":
-            return self.info
-        if name == "peername" and self.info.proxy_header is not None and self.info.client is not None:
-            return self.info.client
-        return self.inner.get_extra_info(name, default)
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.inner.write(data)
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         self.inner.writelines(list_of_data)
@@ -95,6 +83,9 @@ class InfoTransport(asyncio.Transport):
 
     def is_closing(self) -> bool:
         return self.inner.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.inner.get_extra_info(name, default)
 
     def pause_reading(self) -> None:
         self.inner.pause_reading()
@@ -119,6 +110,28 @@ class InfoTransport(asyncio.Transport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.inner.set_protocol(protocol)
+
+
+class InfoTransport(ForwardingTransport):
+    """The real transport as seen by a handed-off protocol, plus the mux's ``ConnectionInfo``.
+
+    ``get_extra_info("mux")`` returns the info; ``"peername"`` returns the original client when a trusted
+    PROXY header named one, so frameworks log the real client address. ``write`` is the inner transport's
+    own bound method; the rest delegate with one extra call.
+    """
+
+    def __init__(self, transport: asyncio.BaseTransport, info: ConnectionInfo) -> None:
+        inner = cast(asyncio.Transport, transport)
+        super().__init__(inner)
+        self.info = info
+        self.write = inner.write  # type: ignore[method-assign]
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "mux":
+            return self.info
+        if name == "peername" and self.info.proxy_header is not None and self.info.client is not None:
+            return self.info.client
+        return self.inner.get_extra_info(name, default)
 
 
 class _Tracked(asyncio.Protocol):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO, cast
 
 from mux import errors
-from mux.handoff import Handoff, Target, deliver_to_buffered
+from mux.handoff import ForwardingTransport, Handoff, Target, deliver_to_buffered
 from mux.info import ConnectionInfo
 
 FLUSH_DELAY = 0.1  # seconds a line may wait to be written with the next ones
@@ -230,12 +230,11 @@ class _CountingProtocol(asyncio.Protocol):
         self._inner.connection_lost(exc)
 
 
-class CountingTransport(asyncio.Transport):
+class CountingTransport(ForwardingTransport):
     """The client's transport as the target sees it: counts writes, wraps the protocol it installs."""
 
     def __init__(self, inner: asyncio.Transport, record: Record) -> None:
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner)
         self.record = record
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -254,9 +253,6 @@ class CountingTransport(asyncio.Transport):
         self._server_ends()
         self.inner.write_eof()
 
-    def can_write_eof(self) -> bool:
-        return self.inner.can_write_eof()
-
     def close(self) -> None:
         self._server_ends()
         self.inner.close()
@@ -264,33 +260,6 @@ class CountingTransport(asyncio.Transport):
     def abort(self) -> None:
         self._server_ends()
         self.inner.abort()
-
-    def is_closing(self) -> bool:
-        return self.inner.is_closing()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.inner.get_extra_info(name, default)
-
-    def pause_reading(self) -> None:
-        self.inner.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.inner.resume_reading()
-
-    def is_reading(self) -> bool:
-        return self.inner.is_reading()
-
-    def get_write_buffer_size(self) -> int:
-        return self.inner.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self.inner.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self.inner.set_write_buffer_limits(high, low)
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self.inner.get_protocol()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.record.linked = True
