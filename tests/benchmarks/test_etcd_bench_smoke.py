@@ -140,8 +140,9 @@ def test_parsers_read_real_reports() -> None:
 
 
 def test_profile_summary_of_py_spy_stacks() -> None:
+    repo = Path(profile.__file__).resolve().parent.parent  # the checkout's own root, wherever it is
     raw = (
-        "<module> (etcd/__main__.py:3);run (asyncio/runners.py:118);put (/work/main/etcd/server/x.py:10) 30\n"
+        f"<module> (etcd/__main__.py:3);run (asyncio/runners.py:118);put ({repo}/etcd/server/x.py:10) 30\n"
         "<module> (etcd/__main__.py:3);run (asyncio/runners.py:118);_fsync (etcd/wal/wal.py:99) 70\n"
         "not a stack line\n"
     )
