@@ -46,6 +46,7 @@ from etcd.auth.errors import (
     ErrVerifyOnly,
     JWTKeyError,
 )
+from etcd.pkg.gotime import NS_PER_SECOND, parse_duration_ns
 
 TOKEN_TYPE_SIMPLE = "simple"
 TOKEN_TYPE_JWT = "jwt"
@@ -332,43 +333,16 @@ class JWTTokenProvider:
 
 # -- options ---------------------------------------------------------------------------------------------
 
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,  # U+00B5 micro sign
-    "μs": 1e-6,  # U+03BC Greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-
-
 def parse_go_duration(text: str) -> float:
     """Seconds in a Go duration string (``time.ParseDuration``: "5m", "1h30m", "1.5s", "300ms", "0").
 
     Raises:
         ValueError: not a Go duration.
     """
-    s = text
-    sign = 1.0
-    if s[:1] in ("+", "-"):
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
+    ns = parse_duration_ns(text)
+    if ns is None:
         raise ValueError(f'time: invalid duration "{text}"')
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None or m.group(1) in ("", "."):
-            raise ValueError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
+    return ns / NS_PER_SECOND
 
 
 def decompose_opts(spec: str) -> tuple[str, dict[str, str]]:

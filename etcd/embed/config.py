@@ -21,7 +21,8 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
+
+from etcd.pkg.gotime import parse_duration_ns
 
 DEFAULT_NAME = "default"
 DEFAULT_LISTEN_PEER_URLS = "http://localhost:2380"
@@ -541,27 +542,8 @@ CIPHER_SUITES: dict[str, str] = {
 }
 
 
-_DURATION_TERM = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9}
-
-
-def go_duration_ns(s: str) -> int | None:
-    """Go's ``time.ParseDuration`` in whole nanoseconds, or None where Go fails."""
-    text, sign = s, 1
-    if text[:1] in ("+", "-"):
-        sign, text = (-1 if text[0] == "-" else 1), text[1:]
-    if text == "0":
-        return 0
-    if text == "":
-        return None
-    total, pos = Fraction(0), 0
-    for m in _DURATION_TERM.finditer(text):
-        if m.start() != pos or m.group(1) in ("", "."):
-            return None
-        total += Fraction(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    return sign * int(total) if pos == len(text) else None
+# Go duration strings, as the flags and config file take them (etcd.pkg.gotime).
+go_duration_ns = parse_duration_ns
 
 
 def member_id(peer_urls: Iterable[URL | str], token: str, now_unix: int | None = None) -> int:

@@ -6,7 +6,6 @@ library). The answer is the library's ``{"OK":true,"Now":"<RFC 3339 time>"}``.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import time
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from etcd.pkg.gotime import format_rfc3339_nano
 from etcd.rafthttp import compat, metrics
 
 if TYPE_CHECKING:
@@ -27,10 +27,7 @@ PROBING_PATH = "/raft/probing"
 
 def go_time_now() -> str:
     """The time as Go's ``time.Time`` marshals to JSON (RFC 3339 with nanoseconds, zeros trimmed)."""
-    now = datetime.datetime.now(datetime.UTC)
-    text = now.strftime("%Y-%m-%dT%H:%M:%S")
-    frac = f"{now.microsecond:06d}".rstrip("0")
-    return f"{text}.{frac}Z" if frac else f"{text}Z"
+    return format_rfc3339_nano(time.time_ns())
 
 
 def health_body() -> bytes:

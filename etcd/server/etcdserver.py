@@ -41,6 +41,7 @@ from etcd.backend.quota import BackendQuota, ErrNoSpace
 from etcd.embed.config import Config, ConfigError, cluster_id, member_id
 from etcd.lease.lessor import ErrLeaseNotFound, LeaseCheckpoint, Lessor, LessorConfig
 from etcd.mvcc.watchable_store import WatchableStore
+from etcd.pkg.gotime import format_duration, format_rfc3339_nano
 from etcd.raft import ErrProposalDropped, Peer, SoftState, StateType
 from etcd.raft.raftpb.raft_pb2 import Message
 from etcd.server import apply_v2, metrics
@@ -881,11 +882,11 @@ class EtcdServer:
             "name": self.cfg.name,
             "id": f"{self.id:x}",
             "state": state,
-            "startTime": _go_time(self.start_time),
+            "startTime": format_rfc3339_nano(int(self.start_time * 1e9)),
             "leaderInfo": {
                 "leader": f"{lead:x}",
-                "uptime": _go_duration(time.time() - self.leader_changed_at),
-                "startTime": _go_time(self.leader_changed_at),
+                "uptime": format_duration(time.time() - self.leader_changed_at),
+                "startTime": format_rfc3339_nano(int(self.leader_changed_at * 1e9)),
             },
             "recvAppendRequestCnt": 0,
             "sendAppendRequestCnt": 0,
@@ -1065,24 +1066,6 @@ def _txn_read_only(req: pb.TxnRequest) -> bool:
                 continue
             return False
     return True
-
-
-def _go_time(t: float) -> str:
-    """Go's RFC 3339 with nanoseconds, as ``time.Time`` marshals to JSON."""
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-    return f"{whole}.{int((t % 1) * 1e9):09d}Z"
-
-
-def _go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String`` for a positive duration (``1h2m3.5s``)."""
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    out = ""
-    if h >= 1:
-        out += f"{int(h)}h"
-    if h >= 1 or m >= 1:
-        out += f"{int(m)}m"
-    return out + f"{s:.9f}".rstrip("0").rstrip(".") + "s"
 
 
 __all__ = ["CLUSTER_VERSION", "SERVER_VERSION", "ErrLeaseNotFound", "EtcdServer", "NullTransport"]

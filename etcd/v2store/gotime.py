@@ -9,11 +9,12 @@ no expiry.
 from __future__ import annotations
 
 import calendar
-import datetime
 import re
 
+from etcd.pkg.gotime import NS_PER_SECOND as NS_PER_SECOND
+from etcd.pkg.gotime import format_rfc3339_nano as rfc3339_nano
+
 PERMANENT = 0
-NS_PER_SECOND = 1_000_000_000
 
 # What Go writes for its zero time.Time; the v2 store's saved JSON uses it for permanent nodes.
 ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
@@ -24,16 +25,11 @@ _RFC3339 = re.compile(
 
 
 def format_rfc3339_nano(ns: int) -> str:
-    """``ns`` (nanoseconds since the epoch) in UTC as Go's ``time.RFC3339Nano``: trailing zeros of the
-    fraction dropped, no fraction at all when it is zero, ``Z`` for UTC. ``PERMANENT`` gives Go's zero
-    time."""
+    """``ns`` (nanoseconds since the epoch) in UTC as Go's ``time.RFC3339Nano``; ``PERMANENT`` gives Go's
+    zero time."""
     if ns == PERMANENT:
         return ZERO_TIME_TEXT
-    seconds, frac = divmod(ns, NS_PER_SECOND)
-    when = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(seconds=seconds)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{frac:09d}".rstrip("0")
-    return f"{text}.{digits}Z" if digits else f"{text}Z"
+    return rfc3339_nano(ns)
 
 
 def parse_rfc3339(text: str) -> int:
