@@ -717,7 +717,7 @@ class EtcdServer:
         return self.lessor.renew(lease_id)
 
     async def lease_time_to_live(self, req: pb.LeaseTimeToLiveRequest) -> pb.LeaseTimeToLiveResponse:
-        """TTL -1 for a lease that does not exist, as etcd's API answers (with an empty header)."""
+        """TTL -1 for a lease that does not exist, as etcd's API answers (the API layer fills the header)."""
         await self._wait_leader()
         if not self.is_leader():
             raise ErrNotLeader()

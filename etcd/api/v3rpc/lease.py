@@ -36,10 +36,7 @@ class LeaseServer(rpc_pb2_grpc.LeaseServicer):
     async def LeaseTimeToLive(
         self, request: pb.LeaseTimeToLiveRequest, context: Context
     ) -> pb.LeaseTimeToLiveResponse:
-        try:
-            resp = await self._server.lease_time_to_live(request)
-        except ErrLeaseNotFound:
-            resp = pb.LeaseTimeToLiveResponse(ID=request.ID, TTL=-1)
+        resp = await self._server.lease_time_to_live(request)  # TTL -1 for a lease that does not exist
         self._hdr.fill(resp.header)
         return resp
 
