@@ -71,9 +71,5 @@ class ErrLearnerNotReady(ServerError):
     message = "etcdserver: can only promote a learner member which is in sync with leader"
 
 
-class ErrUnknownMethod(ServerError):
-    message = "etcdserver: unknown method"
-
-
 class ErrNotCapable(ServerError):
     message = "etcdserver: not capable"

@@ -145,7 +145,6 @@ class EtcdServer:
         self._revoking: set[int] = set()
         self._req_timeout = cfg.req_timeout()
         self._ids = random.Random()
-        self.on_leader_change: list[Callable[[int], None]] = []
         self._node_box: list[RaftNode] = []  # shared with the applier's raft-term callback
         self._last_lead = 0
         self._stop_task: asyncio.Task[None] | None = None
@@ -559,8 +558,6 @@ class EtcdServer:
                 self.lessor.demote()
             if self._compactor is not None:
                 self._compactor.pause()
-        for cb in self.on_leader_change:
-            cb(ss.lead)
 
     # ----- proposing
 

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from etcd.api.etcdserverpb import rpc_pb2 as pb
 from etcd.api.v2error import Error as V2Error
 from etcd.raft.raftpb.raft_pb2 import (
     ConfChange,
@@ -62,24 +61,6 @@ class Member:
             is_learner=bool(d.get("isLearner", False)),
         )
 
-    def to_pb(self) -> pb.Member:
-        return pb.Member(
-            ID=self.id,
-            name=self.name,
-            peerURLs=self.peer_urls,
-            clientURLs=self.client_urls,
-            isLearner=self.is_learner,
-        )
-
-    def v2_json(self) -> dict[str, object]:
-        """The member as ``/v2/members`` prints it."""
-        return {
-            "id": f"{self.id:x}",
-            "name": self.name,
-            "peerURLs": self.peer_urls,
-            "clientURLs": self.client_urls,
-        }
-
 
 class RaftCluster:
     """The member list kept in ``store``'s ``/0`` tree; see the module docstring."""
@@ -107,9 +88,6 @@ class RaftCluster:
     def client_urls(self) -> list[str]:
         """Every member's client URLs, sorted (``/v2/machines``)."""
         return sorted(u for m in self._members.values() for u in m.client_urls)
-
-    def peer_urls(self) -> list[str]:
-        return sorted(u for m in self._members.values() for u in m.peer_urls)
 
     def recover(self) -> None:
         """Rebuilds the list from the store (after a restart or an installed snapshot)."""
