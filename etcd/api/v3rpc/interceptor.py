@@ -40,17 +40,23 @@ from etcd.server import metrics as server_metrics
 MAX_NO_LEADER_CNT = 3
 
 
-def _require_leader(leader: Callable[[], int], context: grpc.aio.ServicerContext[Any, Any]) -> bool:
-    """True if the call asked for a leader (``hasleader: true``); raises ErrGRPCNoLeader if there is none."""
-    md = context.invocation_metadata()
-    if not md:
-        return False
-    for key, value in md:
-        if key == rpctypes.MetadataRequireLeaderKey and value == rpctypes.MetadataHasLeader:
-            if leader() == 0:
-                raise RPCException(rpctypes.ErrGRPCNoLeader)
-            return True
-    return False
+def _read_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[str, bool]:
+    """(the client's API version, or "unknown"; whether it asked for a leader with ``hasleader: true``),
+    from one pass over the call's metadata (grpcio builds a fresh tuple on every read)."""
+    version, wants_leader = "unknown", False
+    for key, value in context.invocation_metadata() or ():
+        if key == rpctypes.MetadataClientAPIVersionKey:
+            version = str(value)
+        elif key == rpctypes.MetadataRequireLeaderKey and value == rpctypes.MetadataHasLeader:
+            wants_leader = True
+    return version, wants_leader
+
+
+def _require_leader(leader: Callable[[], int], wants_leader: bool) -> bool:
+    """``wants_leader``, after raising ErrGRPCNoLeader if the call asked for a leader and there is none."""
+    if wants_leader and leader() == 0:
+        raise RPCException(rpctypes.ErrGRPCNoLeader)
+    return wants_leader
 
 
 class LeaderMonitor:
@@ -134,13 +140,6 @@ def _counting(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], byte
     return serialize
 
 
-def _client_api_version(context: grpc.aio.ServicerContext[Any, Any]) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == rpctypes.MetadataClientAPIVersionKey:
-            return str(value)
-    return "unknown"
-
-
 def _checked(request: Any, limit: int) -> Any:
     if isinstance(request, _Oversize):
         raise _too_large(request.size, limit)
@@ -199,7 +198,8 @@ def wrap_handler(
 
         async def unary_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started.inc()
-            client_requests.labels("unary", _client_api_version(context)).inc()
+            version, wants_leader = _read_metadata(context)
+            client_requests.labels("unary", version).inc()
             if handler.request_streaming:
                 request = _counted(request, received.inc, limit)
             else:
@@ -208,7 +208,7 @@ def wrap_handler(
             try:
                 if not handler.request_streaming:
                     request = _checked(request, limit)
-                _require_leader(leader, context)
+                _require_leader(leader, wants_leader)
                 resp = await behavior(request, context)
             except asyncio.CancelledError:
                 handled.inc(StatusCode.CANCELLED)
@@ -233,7 +233,8 @@ def wrap_handler(
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         started.inc()
-        client_requests.labels("stream", _client_api_version(context)).inc()
+        version, wants_leader = _read_metadata(context)
+        client_requests.labels("stream", version).inc()
         if handler.request_streaming:
             request = _counted(request, received.inc, limit)
         else:
@@ -242,7 +243,7 @@ def wrap_handler(
         try:
             if not handler.request_streaming:
                 request = _checked(request, limit)
-            if _require_leader(leader, context):
+            if _require_leader(leader, wants_leader):
                 task = asyncio.current_task()
                 if task is not None:
                     monitor.register(task)
