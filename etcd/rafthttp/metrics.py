@@ -5,48 +5,9 @@ Peer ids in labels are etcd's ``types.ID`` strings (hex without leading zeros).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from typing import ClassVar
+from prometheus_client import Counter, Gauge, Histogram
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
-
-
-class LabelledGoCounter(Collector):
-    """A counter with one label whose series has no ``_total`` suffix, as etcd's snapshot counters.
-
-    prometheus-client names every counter's HELP/TYPE lines ``<name>_total``; ``/metrics`` rewrites them
-    for the names in ``names`` (as it does for its own ``GoCounter``s).
-    """
-
-    names: ClassVar[set[str]] = set()
-
-    def __init__(self, name: str, documentation: str, label: str) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.label = label
-        self._values: dict[str, float] = {}
-        self._lock = threading.Lock()
-        LabelledGoCounter.names.add(name)
-        REGISTRY.register(self)
-
-    def inc(self, value: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[value] = self._values.get(value, 0.0) + amount
-
-    def value(self, value: str) -> float:
-        return self._values.get(value, 0.0)
-
-    def collect(self) -> Iterator[Metric]:
-        metric = Metric(self.name, self.documentation, "counter")
-        with self._lock:
-            items = list(self._values.items())
-        for v, n in items:
-            metric.add_sample(self.name, {self.label: v}, n)
-        yield metric
-
+from etcd.pkg.promgo import GoCounter
 
 active_peers = Gauge(
     "etcd_network_active_peers", "The current number of active peer connections.", ["Local", "Remote"]
@@ -72,10 +33,10 @@ round_trip_time = Histogram(
     buckets=[0.0001 * 2**i for i in range(16)],
 )
 _SNAP_BUCKETS = [0.1 * 2**i for i in range(14)]  # 100 ms .. 819.2 s
-snapshot_send_success = LabelledGoCounter(
+snapshot_send_success = GoCounter(
     "etcd_network_snapshot_send_success", "Total number of successful snapshot sends", "To"
 )
-snapshot_send_failures = LabelledGoCounter(
+snapshot_send_failures = GoCounter(
     "etcd_network_snapshot_send_failures", "Total number of snapshot send failures", "To"
 )
 snapshot_send_inflights = Gauge(
@@ -87,10 +48,10 @@ snapshot_send_seconds = Histogram(
     ["To"],
     buckets=_SNAP_BUCKETS,
 )
-snapshot_receive_success = LabelledGoCounter(
+snapshot_receive_success = GoCounter(
     "etcd_network_snapshot_receive_success", "Total number of successful snapshot receives", "From"
 )
-snapshot_receive_failures = LabelledGoCounter(
+snapshot_receive_failures = GoCounter(
     "etcd_network_snapshot_receive_failures", "Total number of snapshot receive failures", "From"
 )
 snapshot_receive_inflights = Gauge(

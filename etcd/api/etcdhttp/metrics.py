@@ -16,16 +16,16 @@ to the server package.
 from __future__ import annotations
 
 import gzip
-import threading
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from prometheus_client import REGISTRY, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from etcd.pkg.promgo import GoCounter, fix_exposition
 from etcd.version import SERVER_VERSION
 
 if TYPE_CHECKING:
@@ -37,41 +37,6 @@ DEFAULT_QUOTA_BYTES: Final = 2 * 1024 * 1024 * 1024  # etcd's DefaultQuotaBytes 
 
 # etcd's Go client exposes no "<name>_created" series.
 disable_created_metrics()  # type: ignore[no-untyped-call]
-
-
-class GoCounter(Collector):
-    """A counter whose series is named without ``_total``, as some of etcd's are (prometheus-client
-    adds ``_total`` to every counter it names; :func:`handle_metrics` puts the HELP/TYPE lines right)."""
-
-    names: ClassVar[set[str]] = set()
-
-    def __init__(self, name: str, documentation: str) -> None:
-        self.name = name
-        self.documentation = documentation
-        self._value = 0.0
-        self._lock = threading.Lock()
-        GoCounter.names.add(name)
-        REGISTRY.register(self)
-
-    def inc(self, amount: float = 1.0) -> None:
-        with self._lock:
-            self._value += amount
-
-    def value(self) -> float:
-        return self._value
-
-    def collect(self) -> Iterator[Metric]:
-        metric = Metric(self.name, self.documentation, "counter")
-        metric.add_sample(self.name, {}, self._value)
-        yield metric
-
-
-def _fix_go_counter_lines(text: bytes) -> bytes:
-    for name in GoCounter.names:
-        raw = name.encode()
-        text = text.replace(b"# HELP " + raw + b"_total ", b"# HELP " + raw + b" ")
-        text = text.replace(b"# TYPE " + raw + b"_total ", b"# TYPE " + raw + b" ")
-    return text
 
 
 health_success = GoCounter("etcd_server_health_success", "The total number of successful health checks")
@@ -171,7 +136,7 @@ async def handle_metrics(request: web.Request, _path: str) -> web.StreamResponse
 
     Like Go's ``promhttp.Handler``, any method is answered.
     """
-    body = _fix_go_counter_lines(generate_latest(REGISTRY))
+    body = fix_exposition(generate_latest(REGISTRY))
     headers = {"Content-Type": CONTENT_TYPE}
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         body = gzip.compress(body, compresslevel=1)
